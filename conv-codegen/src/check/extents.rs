@@ -1,0 +1,54 @@
+//! Rules that need the whole declaration: where each window's extent comes from, and
+//! whether fixed windows and pads fit fixed inputs.
+
+use super::SizeLocs;
+use crate::ast::{KernelAst, Statement};
+use crate::diag::Errors;
+use crate::kernel::{Kernel, Misfit};
+
+pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, errors: &mut Errors) {
+    let unfolds = ast.statements.iter().filter_map(|s| match s {
+        Statement::Unfold(u) => Some(u),
+        _ => None,
+    });
+    for (window, unfold) in kernel.windows.iter().zip(unfolds) {
+        let k = window.window;
+        let elsewhere = kernel
+            .operands
+            .iter()
+            .enumerate()
+            .any(|(i, op)| i != window.operand && op.view.contains(&k));
+        let fixed_window = kernel.sizes.get(&k).copied();
+        if !elsewhere && fixed_window.is_none() {
+            errors.push(
+                unfold.window.loc,
+                format!(
+                    "window axis '{k}' has no extent: it is in no other operand, so fix it with `size {k} = N;`"
+                ),
+            );
+            continue;
+        }
+        let (Some(taps), Some(&len)) = (fixed_window, kernel.sizes.get(&window.axis)) else {
+            continue;
+        };
+        let name = &kernel.operands[window.operand].name;
+        let a = window.axis;
+        let message = match window.geometry(len, taps) {
+            Ok(_) => continue,
+            Err(Misfit::TooShort { padded, span }) => format!(
+                "the window '{k}' spans {span} positions but `{name}.{a}` is {len} long ({padded} with padding): \
+                 make the window smaller or pad more"
+            ),
+            Err(Misfit::PadTooLarge { pad, max }) => format!(
+                "{} padding of {pad} is too large for `{name}.{a}` of length {len} (at most {max}): \
+                 pad less or use `mode = zeros` or `mode = replicate`",
+                window.mode.name()
+            ),
+            Err(Misfit::Overflow) => format!(
+                "the window '{k}' over `{name}.{a}` needs lengths larger than usize holds: lower the sizes"
+            ),
+            Err(Misfit::EmptyWindow) => continue, // `size 0` is rejected where it is written
+        };
+        errors.push(size_locs[&k], message);
+    }
+}

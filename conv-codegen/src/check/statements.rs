@@ -1,0 +1,279 @@
+//! The statements of a kernel's block: `unfold`, `size`, `bias`, `dtype`.
+
+use super::{quote, SizeLocs};
+use crate::ast::{KernelAst, Loc, Located, OptionAst, OptionValue, Statement, UnfoldAst};
+use crate::diag::Errors;
+use crate::kernel::{Dtype, Kernel, Pad, PadMode, Window};
+
+pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -> SizeLocs {
+    let mut size_locs = SizeLocs::new();
+    let mut bias_seen = false;
+    let mut dtype_seen = false;
+    for statement in &ast.statements {
+        match statement {
+            Statement::Unfold(unfold) => {
+                if let Some(window) = unfold_window(unfold, kernel, errors) {
+                    kernel.windows.push(window);
+                }
+            }
+            Statement::Size(entries) => {
+                for entry in entries {
+                    let Some(axis) = known_axis(&entry.axis, kernel, errors) else {
+                        continue;
+                    };
+                    if size_locs.contains_key(&axis) {
+                        errors.push(
+                            entry.axis.loc,
+                            format!("the size of '{axis}' is already fixed: fix each axis once"),
+                        );
+                    } else if entry.extent.value == 0 {
+                        errors.push(
+                            entry.extent.loc,
+                            format!("size 0 for '{axis}' leaves nothing to compute: write an extent of at least 1, or leave it to run time"),
+                        );
+                    } else if let Ok(extent) = usize::try_from(entry.extent.value) {
+                        size_locs.insert(axis, entry.axis.loc);
+                        kernel.sizes.insert(axis, extent);
+                    } else {
+                        errors.push(entry.extent.loc, "this size does not fit in usize");
+                    }
+                }
+            }
+            Statement::Bias { keyword, axis } => {
+                if bias_seen {
+                    errors.push(*keyword, "a kernel has one bias: remove this second `bias`");
+                    continue;
+                }
+                bias_seen = true;
+                let Some(letter) = known_axis(axis, kernel, errors) else {
+                    continue;
+                };
+                if kernel.output.contains(&letter) {
+                    kernel.bias = Some(letter);
+                } else {
+                    errors.push(
+                        axis.loc,
+                        format!(
+                            "the bias axis '{letter}' is not an output axis: a bias is indexed by one axis of the output {}",
+                            quote(&kernel.output)
+                        ),
+                    );
+                }
+            }
+            Statement::Dtype { keyword, name } => {
+                if dtype_seen {
+                    errors.push(
+                        *keyword,
+                        "the element type is already chosen: remove this second `dtype`",
+                    );
+                    continue;
+                }
+                dtype_seen = true;
+                match name.value.as_str() {
+                    "f32" => kernel.dtype = Dtype::F32,
+                    "f64" => kernel.dtype = Dtype::F64,
+                    other => errors.push(
+                        name.loc,
+                        format!(
+                            "unknown element type `{other}`: write `dtype f32;` or `dtype f64;`"
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+    size_locs
+}
+
+/// The letter of an axis named in a statement, if it is one letter and in the spec.
+fn known_axis(axis: &Located<String>, kernel: &Kernel, errors: &mut Errors) -> Option<char> {
+    let letter = single_letter(axis, errors)?;
+    if kernel.axes().contains(&letter) {
+        Some(letter)
+    } else {
+        let all: String = kernel.axes().iter().collect();
+        errors.push(
+            axis.loc,
+            format!(
+                "unknown axis '{letter}': the spec \"{}\" has the axes {all}",
+                kernel.spec
+            ),
+        );
+        None
+    }
+}
+
+fn single_letter(axis: &Located<String>, errors: &mut Errors) -> Option<char> {
+    let mut chars = axis.value.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_alphabetic() => Some(c),
+        _ => {
+            errors.push(
+                axis.loc,
+                format!(
+                    "`{}` is not an axis: axes are single ASCII letters of the spec",
+                    axis.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Option<Window> {
+    let options = unfold_options(&unfold.options, errors);
+    let Some(operand) = kernel
+        .operands
+        .iter()
+        .position(|op| op.name == unfold.operand.value)
+    else {
+        let names: Vec<&str> = kernel.operands.iter().map(|o| o.name.as_str()).collect();
+        errors.push(
+            unfold.operand.loc,
+            format!(
+                "unknown operand `{}`: the operands are {}",
+                unfold.operand.value,
+                names.join(", ")
+            ),
+        );
+        return None;
+    };
+    let view = &kernel.operands[operand].view;
+    let name = &unfold.operand.value;
+    let axis = single_letter(&unfold.axis, errors);
+    let window = single_letter(&unfold.window, errors);
+    let (axis, window) = (axis?, window?);
+    let mut ok = true;
+    for (letter, loc, role) in [
+        (axis, unfold.axis.loc, "axis"),
+        (window, unfold.window.loc, "window axis"),
+    ] {
+        if !view.contains(&letter) {
+            errors.push(
+                loc,
+                format!(
+                    "operand `{name}` has no axis '{letter}' (its subscript is {}): the unfolded {role} must be in it",
+                    quote(view)
+                ),
+            );
+            ok = false;
+        }
+    }
+    if axis == window {
+        errors.push(
+            unfold.window.loc,
+            format!(
+                "'{axis}' cannot be its own window: name the window with another axis of {}",
+                quote(view)
+            ),
+        );
+        ok = false;
+    }
+    if kernel.output.contains(&window) {
+        errors.push(
+            unfold.window.loc,
+            format!(
+                "window axis '{window}' is also in the output {}: a window axis is summed, remove it from the output",
+                quote(&kernel.output)
+            ),
+        );
+        ok = false;
+    }
+    for other in &kernel.windows {
+        if other.operand == operand && other.axis == axis {
+            errors.push(
+                unfold.axis.loc,
+                format!("`{name}.{axis}` is already unfolded: unfold each axis once"),
+            );
+            ok = false;
+        } else if other.window == window {
+            errors.push(unfold.window.loc, format!("'{window}' is already the window of `{}.{}`: each unfold needs its own window axis", kernel.operands[other.operand].name, other.axis));
+            ok = false;
+        } else if other.window == axis || other.axis == window {
+            errors.push(unfold.axis.loc, "an unfold cannot use the window axis of another unfold: windows of windows are not supported");
+            ok = false;
+        }
+    }
+    ok.then(|| Window {
+        operand,
+        axis,
+        window,
+        stride: options.stride,
+        dilation: options.dilation,
+        pad: options.pad,
+        mode: options.mode,
+    })
+}
+
+struct UnfoldOptions {
+    stride: usize,
+    dilation: usize,
+    pad: Pad,
+    mode: PadMode,
+}
+
+fn unfold_options(options: &[OptionAst], errors: &mut Errors) -> UnfoldOptions {
+    let mut out = UnfoldOptions {
+        stride: 1,
+        dilation: 1,
+        pad: Pad::Explicit { lo: 0, hi: 0 },
+        mode: PadMode::Zeros,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for option in options {
+        let key = option.key.value.as_str();
+        if seen.contains(&key) {
+            errors.push(
+                option.key.loc,
+                format!("`{key}` is already given for this unfold: give it once"),
+            );
+            continue;
+        }
+        seen.push(key);
+        let value = &option.value;
+        match (key, &value.value) {
+            ("stride" | "dilation", OptionValue::Int(n)) => match positive(*n, key, value.loc, errors) {
+                Some(n) if key == "stride" => out.stride = n,
+                Some(n) => out.dilation = n,
+                None => {}
+            },
+            ("pad", OptionValue::Int(p)) => {
+                if let Some(p) = fits(*p, value.loc, errors) {
+                    out.pad = Pad::Explicit { lo: p, hi: p };
+                }
+            }
+            ("pad", OptionValue::Pair(lo, hi)) => {
+                if let (Some(lo), Some(hi)) = (fits(*lo, value.loc, errors), fits(*hi, value.loc, errors)) {
+                    out.pad = Pad::Explicit { lo, hi };
+                }
+            }
+            ("pad", OptionValue::Word(w)) if w == "valid" => out.pad = Pad::Explicit { lo: 0, hi: 0 },
+            ("pad", OptionValue::Word(w)) if w == "same" => out.pad = Pad::Same,
+            ("mode", OptionValue::Word(w)) => match PadMode::ALL.iter().find(|m| m.name() == w) {
+                Some(mode) => out.mode = *mode,
+                None => errors.push(value.loc, format!("unknown padding mode `{w}`: write `zeros`, `reflect`, `replicate` or `circular`")),
+            },
+            ("stride" | "dilation", _) => errors.push(value.loc, format!("`{key}` takes a positive integer, e.g. `{key} = 2`")),
+            ("pad", _) => errors.push(value.loc, "`pad` takes an integer, `(lo, hi)`, `valid` or `same`"),
+            ("mode", _) => errors.push(value.loc, "`mode` takes `zeros`, `reflect`, `replicate` or `circular`"),
+            _ => errors.push(option.key.loc, format!("unknown unfold option `{key}`: the options are `stride`, `dilation`, `pad` and `mode`")),
+        }
+    }
+    out
+}
+
+fn positive(n: u64, key: &str, loc: Loc, errors: &mut Errors) -> Option<usize> {
+    if n == 0 {
+        errors.push(loc, format!("`{key} = 0` is not a {key}: write 1 or more"));
+        return None;
+    }
+    fits(n, loc, errors)
+}
+
+fn fits(n: u64, loc: Loc, errors: &mut Errors) -> Option<usize> {
+    let fitted = usize::try_from(n).ok();
+    if fitted.is_none() {
+        errors.push(loc, "this integer does not fit in usize");
+    }
+    fitted
+}

@@ -1,0 +1,68 @@
+//! Code generation: one module per kernel, or the errors plus stub items.
+
+use crate::parse::{parse_tokens, ParsedKernel, Spans};
+use crate::{compile, ir::Program, text};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Expands the body of a `conv_kernel! { ... }` invocation.
+pub fn expand(tokens: TokenStream) -> TokenStream {
+    let parsed = parse_tokens(tokens);
+    let mut errors = parsed.errors;
+    let mut items = TokenStream::new();
+    let mut names: Vec<String> = Vec::new();
+    for kernel in &parsed.kernels {
+        let name = &kernel.ast.name;
+        if names.contains(&name.value) {
+            errors.push(syn::Error::new(
+                parsed.spans.span(name.loc),
+                format!(
+                    "a kernel named `{}` is already declared in this invocation: rename one",
+                    name.value
+                ),
+            ));
+            continue;
+        }
+        names.push(name.value.clone());
+        match compile(&kernel.ast) {
+            Ok(program) => items.extend(module(kernel, &program)),
+            Err(diagnostics) => {
+                errors.extend(diagnostics.iter().map(|d| error_at(&parsed.spans, d)));
+                items.extend(stub(kernel));
+            }
+        }
+    }
+    let errors = errors.iter().map(syn::Error::to_compile_error);
+    quote! { #(#errors)* #items }
+}
+
+fn error_at(spans: &Spans, diagnostic: &crate::diag::Diagnostic) -> syn::Error {
+    syn::Error::new(spans.span(diagnostic.loc), &diagnostic.message)
+}
+
+fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
+    let ParsedKernel { attrs, vis, .. } = kernel;
+    let name = syn::Ident::new(&program.kernel.name, proc_macro2::Span::call_site());
+    let spec = &program.kernel.spec;
+    let derivation = text::derivation(program);
+    let derivation_doc = format!("```text\n{derivation}```");
+    quote! {
+        #(#attrs)*
+        #[doc = ""]
+        #[doc = "# Derivation"]
+        #[doc = #derivation_doc]
+        #vis mod #name {
+            /// The einsum spec this kernel was generated from.
+            pub const SPEC: &str = #spec;
+            /// The derived forward and gradient contractions, as text.
+            pub const DERIVATION: &str = #derivation;
+        }
+    }
+}
+
+/// An empty module under the kernel's name, so the user sees the real error only.
+fn stub(kernel: &ParsedKernel) -> TokenStream {
+    let vis = &kernel.vis;
+    let name = syn::Ident::new(&kernel.ast.name.value, proc_macro2::Span::call_site());
+    quote! { #vis mod #name {} }
+}

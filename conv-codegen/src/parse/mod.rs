@@ -1,0 +1,104 @@
+//! The parse layer: tokens (from the macro or from kernel text) into [`KernelAst`]s.
+//!
+//! This is the only part of the front end that knows about tokens. It recovers from a
+//! syntax error at the next kernel or the next statement, so one invocation reports all
+//! its mistakes together.
+
+mod header;
+mod statement;
+
+use crate::ast::{KernelAst, Loc};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+
+/// One kernel declaration: its syntax tree and the pieces only code generation needs.
+pub struct ParsedKernel {
+    pub ast: KernelAst,
+    /// Every outer attribute, doc comments included, to be put on the generated module.
+    pub attrs: Vec<syn::Attribute>,
+    pub vis: syn::Visibility,
+}
+
+/// The kernels of one invocation, the syntax errors met, and the spans behind every [`Loc`].
+#[derive(Default)]
+pub struct Parsed {
+    pub kernels: Vec<ParsedKernel>,
+    pub errors: Vec<syn::Error>,
+    pub spans: Spans,
+}
+
+/// Maps each [`Loc`] of the syntax trees back to the span it was made from.
+#[derive(Default, Clone)]
+pub struct Spans(Vec<Span>);
+
+impl Spans {
+    pub fn loc(&mut self, span: Span) -> Loc {
+        self.0.push(span);
+        Loc(u32::try_from(self.0.len() - 1).expect("fewer than 2^32 tokens"))
+    }
+
+    pub fn span(&self, loc: Loc) -> Span {
+        self.0[loc.0 as usize]
+    }
+}
+
+/// Parses the body of a `conv_kernel! { ... }` invocation.
+pub fn parse_tokens(tokens: TokenStream) -> Parsed {
+    let mut parsed = Parsed::default();
+    for chunk in split_kernels(tokens) {
+        match header::parse_kernel(chunk, &mut parsed.spans) {
+            Ok((kernel, errors)) => {
+                parsed.kernels.push(kernel);
+                parsed.errors.extend(errors);
+            }
+            Err(error) => parsed.errors.push(error),
+        }
+    }
+    parsed
+}
+
+/// Parses kernel text: the same grammar as inside the macro.
+pub fn parse_text(text: &str) -> Parsed {
+    match syn::parse_str::<TokenStream>(text) {
+        Ok(tokens) => parse_tokens(tokens),
+        Err(error) => Parsed {
+            errors: vec![error],
+            ..Parsed::default()
+        },
+    }
+}
+
+/// Splits an invocation into kernels: each ends with its `{ ... }` block or with `;`.
+fn split_kernels(tokens: TokenStream) -> Vec<TokenStream> {
+    split_after(tokens, |tree| match tree {
+        TokenTree::Group(g) => g.delimiter() == Delimiter::Brace,
+        TokenTree::Punct(p) => p.as_char() == ';',
+        _ => false,
+    })
+}
+
+/// Splits a block into statements, each with its closing `;`.
+fn split_statements(tokens: TokenStream) -> Vec<TokenStream> {
+    split_after(
+        tokens,
+        |tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == ';'),
+    )
+}
+
+fn split_after(tokens: TokenStream, ends: impl Fn(&TokenTree) -> bool) -> Vec<TokenStream> {
+    let mut chunks = Vec::new();
+    let mut current = Vec::new();
+    for tree in tokens {
+        let end = ends(&tree);
+        current.push(tree);
+        if end {
+            chunks.push(current.drain(..).collect());
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current.into_iter().collect());
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests;

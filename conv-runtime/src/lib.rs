@@ -1,0 +1,1 @@
+pub use conv_macros::conv_kernel;
