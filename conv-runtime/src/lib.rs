@@ -1,1 +1,17 @@
+//! The runtime of conv-kernels: the `conv_kernel!` macro, shape errors, the reference
+//! interpreter that executes any kernel given as text, and independent gradient checks.
+
+pub mod check;
+mod element;
+mod error;
+pub mod interp;
+pub mod kernel_text;
+mod padding;
+pub mod shapes;
+
+pub use conv_codegen::ir::Wrt;
 pub use conv_macros::conv_kernel;
+pub use element::Element;
+pub use error::ShapeError;
+pub use interp::{Grads, Interpreter};
+pub use kernel_text::{compile_text, TextDiagnostic, TextErrors};

@@ -1,0 +1,93 @@
+//! Folds the gradient of an unfolded view back onto its tensor, in gather form: every
+//! input position owns its result and sums the view entries that read it.
+
+use super::contract::geometry_of;
+use super::dense::{for_each_point, Dense};
+use crate::padding;
+use crate::shapes::Extents;
+use conv_codegen::ir::FoldAxis;
+use conv_codegen::kernel::{Geometry, Kernel, Operand};
+
+/// The view entries `(a, k)` that read input position `p`, from the phase table of the fold.
+fn readers(fold: &FoldAxis, g: &Geometry, p: usize) -> Vec<(usize, usize)> {
+    let w = &fold.window;
+    let mut pairs = Vec::new();
+    for q in padding::copies(w.mode, g, p) {
+        let Some(first) = fold.first_tap(q) else {
+            continue;
+        };
+        for k in (first..g.window).step_by(fold.step) {
+            let Some(rest) = q.checked_sub(k * w.dilation) else {
+                break;
+            };
+            let a = rest / w.stride;
+            if a < g.out {
+                pairs.push((a, k));
+            }
+        }
+    }
+    pairs
+}
+
+/// `grad[physical] = sum of view_grad over the (a, k) of each folded axis that read it`.
+pub(crate) fn fold(
+    view_grad: &Dense,
+    operand: &Operand,
+    shape: Vec<usize>,
+    folds: &[FoldAxis],
+    kernel: &Kernel,
+    extents: &Extents,
+) -> Dense {
+    let view_slot = |axis: char| operand.view.iter().position(|&a| a == axis).unwrap_or(0);
+    // For each folded axis: its slot in the physical point, the view slots of (a, k),
+    // and the readers of every input position.
+    let tables: Vec<(usize, usize, usize, Vec<Vec<(usize, usize)>>)> = folds
+        .iter()
+        .map(|fold| {
+            let g = geometry_of(kernel, extents, &fold.window);
+            let physical = operand
+                .physical
+                .iter()
+                .position(|&a| a == fold.window.axis)
+                .unwrap_or(0);
+            let readers = (0..g.len).map(|p| readers(fold, &g, p)).collect();
+            (
+                physical,
+                view_slot(fold.window.axis),
+                view_slot(fold.window.window),
+                readers,
+            )
+        })
+        .collect();
+    let plain: Vec<(usize, usize)> = operand
+        .physical
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !folds.iter().any(|f| f.window.axis == **a))
+        .map(|(i, &a)| (i, view_slot(a)))
+        .collect();
+    let mut grad = Dense::zeros(shape);
+    let grad_strides = grad.strides.clone();
+    for_each_point(&grad.shape.clone(), |point| {
+        let base: usize = plain
+            .iter()
+            .map(|&(phys, view)| point[phys] * view_grad.strides[view])
+            .sum();
+        let lists: Vec<&Vec<(usize, usize)>> = tables.iter().map(|t| &t.3[point[t.0]]).collect();
+        let mut sum = 0.0;
+        for_each_point(
+            &lists.iter().map(|l| l.len()).collect::<Vec<_>>(),
+            |choice| {
+                let mut offset = base;
+                for ((table, list), &c) in tables.iter().zip(&lists).zip(choice) {
+                    let (a, k) = list[c];
+                    offset += a * view_grad.strides[table.1] + k * view_grad.strides[table.2];
+                }
+                sum += view_grad.data[offset];
+            },
+        );
+        let at: usize = point.iter().zip(&grad_strides).map(|(p, s)| p * s).sum();
+        grad.data[at] = sum;
+    });
+    grad
+}

@@ -1,0 +1,181 @@
+//! The reference interpreter: executes the forward contraction and every derived
+//! gradient of any kernel, on arrays of any rank and strides, in f64 accumulation.
+//!
+//! It shares the IR and the derivation with the generated kernels but none of their
+//! code, and loops over every point of every contraction: slow, simple, and the
+//! reference the generated kernels are held to.
+
+mod contract;
+mod dense;
+mod fold;
+
+use crate::kernel_text::{compile_text, TextDiagnostic, TextErrors};
+use crate::shapes::{check_tensor, resolve, Extents};
+use crate::{Element, ShapeError};
+use conv_codegen::ir::{Program, Wrt};
+use conv_codegen::kernel::Kernel;
+use dense::Dense;
+use ndarray::{ArrayD, ArrayViewD};
+
+/// The gradient of every operand (in operand order) and of the bias, if declared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grads<T> {
+    pub operands: Vec<ArrayD<T>>,
+    pub bias: Option<ArrayD<T>>,
+}
+
+/// Runs one kernel, given as text or as a lowered [`Program`].
+#[derive(Clone, Debug)]
+pub struct Interpreter {
+    program: Program,
+}
+
+impl Interpreter {
+    /// Compiles kernel text holding exactly one kernel, e.g.
+    /// `k(x, weight) = "nchwkj,dckj->ndhw" { unfold x.h by k, stride = 2; unfold x.w by j; }`.
+    pub fn new(text: &str) -> Result<Self, TextErrors> {
+        let mut programs = compile_text(text)?;
+        if programs.len() != 1 {
+            return Err(TextErrors(vec![TextDiagnostic {
+                line: 1,
+                column: 0,
+                end_line: 1,
+                end_column: 0,
+                message: format!("expected one kernel, found {}", programs.len()),
+            }]));
+        }
+        Ok(Interpreter::from_program(programs.remove(0)))
+    }
+
+    pub fn from_program(program: Program) -> Self {
+        Interpreter { program }
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    pub fn kernel(&self) -> &Kernel {
+        &self.program.kernel
+    }
+
+    /// The extent of every axis for operands of these shapes.
+    pub fn extents(&self, shapes: &[&[usize]]) -> Result<Extents, ShapeError> {
+        resolve(self.kernel(), shapes)
+    }
+
+    /// The shape of the forward result for operands of these shapes.
+    pub fn output_shape(&self, shapes: &[&[usize]]) -> Result<Vec<usize>, ShapeError> {
+        Ok(self.extents(shapes)?.shape(&self.kernel().output))
+    }
+
+    /// `y = contract(views of the operands) [+ bias]`. A kernel with a declared bias may
+    /// be run without one (a zero bias); a bias for a kernel without is an error.
+    pub fn forward<T: Element>(
+        &self,
+        operands: &[ArrayViewD<T>],
+        bias: Option<ArrayViewD<T>>,
+    ) -> Result<ArrayD<T>, ShapeError> {
+        let kernel = self.kernel();
+        let extents = self.resolve(operands)?;
+        let bias = match (kernel.bias, bias) {
+            (Some(axis), Some(b)) => {
+                check_tensor(&extents, "bias", &[axis], b.shape())?;
+                Some((axis, Dense::from_view(&b)))
+            }
+            (_, None) => None,
+            (None, Some(_)) => {
+                return Err(ShapeError::OperandCount {
+                    expected: kernel.operands.len(),
+                    actual: operands.len() + 1,
+                })
+            }
+        };
+        let dense: Vec<Dense> = operands.iter().map(Dense::from_view).collect();
+        let mut y = contract::contract(&self.program.forward, kernel, &extents, &dense, None);
+        if let Some((axis, bias)) = bias {
+            let d = kernel.output.iter().position(|&a| a == axis).unwrap_or(0);
+            let shape = y.shape.clone();
+            let strides = y.strides.clone();
+            dense::for_each_point(&shape, |point| {
+                let at: usize = point.iter().zip(&strides).map(|(p, s)| p * s).sum();
+                y.data[at] += bias.data[point[d]];
+            });
+        }
+        y.into_array("y")
+    }
+
+    /// The gradient of `<y, grad_y>` with respect to one operand or the bias.
+    pub fn gradient<T: Element>(
+        &self,
+        wrt: Wrt,
+        operands: &[ArrayViewD<T>],
+        grad_y: ArrayViewD<T>,
+    ) -> Result<ArrayD<T>, ShapeError> {
+        let extents = self.resolve(operands)?;
+        check_tensor(&extents, "grad_y", &self.kernel().output, grad_y.shape())?;
+        let dense: Vec<Dense> = operands.iter().map(Dense::from_view).collect();
+        self.gradient_dense(wrt, &extents, operands, &dense, &Dense::from_view(&grad_y))
+    }
+
+    /// The gradients of every operand and of the bias.
+    pub fn backward<T: Element>(
+        &self,
+        operands: &[ArrayViewD<T>],
+        grad_y: ArrayViewD<T>,
+    ) -> Result<Grads<T>, ShapeError> {
+        let extents = self.resolve(operands)?;
+        check_tensor(&extents, "grad_y", &self.kernel().output, grad_y.shape())?;
+        let dense: Vec<Dense> = operands.iter().map(Dense::from_view).collect();
+        let grad_y = Dense::from_view(&grad_y);
+        let mut grads = Grads {
+            operands: Vec::new(),
+            bias: None,
+        };
+        for gradient in &self.program.gradients {
+            let g = self.gradient_dense(gradient.wrt, &extents, operands, &dense, &grad_y)?;
+            match gradient.wrt {
+                Wrt::Operand(_) => grads.operands.push(g),
+                Wrt::Bias => grads.bias = Some(g),
+            }
+        }
+        Ok(grads)
+    }
+
+    fn resolve<T>(&self, operands: &[ArrayViewD<T>]) -> Result<Extents, ShapeError> {
+        let shapes: Vec<&[usize]> = operands.iter().map(|o| o.shape()).collect();
+        resolve(self.kernel(), &shapes)
+    }
+
+    fn gradient_dense<T: Element>(
+        &self,
+        wrt: Wrt,
+        extents: &Extents,
+        operands: &[ArrayViewD<T>],
+        dense: &[Dense],
+        grad_y: &Dense,
+    ) -> Result<ArrayD<T>, ShapeError> {
+        let kernel = self.kernel();
+        let Some(gradient) = self.program.gradient(wrt) else {
+            return Err(ShapeError::OperandCount {
+                expected: kernel.operands.len(),
+                actual: operands.len(),
+            });
+        };
+        let view_grad =
+            contract::contract(&gradient.contraction, kernel, extents, dense, Some(grad_y));
+        match wrt {
+            Wrt::Bias => view_grad.into_array("grad_bias"),
+            Wrt::Operand(i) => {
+                let operand = &kernel.operands[i];
+                let name = format!("grad_{}", operand.name);
+                if gradient.folds.is_empty() {
+                    return view_grad.into_array(&name);
+                }
+                let shape = operands[i].shape().to_vec();
+                fold::fold(&view_grad, operand, shape, &gradient.folds, kernel, extents)
+                    .into_array(&name)
+            }
+        }
+    }
+}

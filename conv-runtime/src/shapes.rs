@@ -1,0 +1,195 @@
+//! Shape resolution: the extent of every axis of a kernel from its arguments' shapes,
+//! with an error naming operand, axis, expected and actual extent for every mismatch.
+
+use crate::ShapeError;
+use conv_codegen::kernel::{Geometry, Kernel, Misfit};
+use std::collections::BTreeMap;
+
+/// The extent of every axis, and the geometry of every unfold (in declaration order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extents {
+    pub axes: BTreeMap<char, usize>,
+    pub windows: Vec<Geometry>,
+}
+
+impl Extents {
+    /// The extent of `axis` (every axis of a resolved kernel has one).
+    pub fn of(&self, axis: char) -> usize {
+        self.axes[&axis]
+    }
+
+    /// The shape of a tensor with these axes.
+    pub fn shape(&self, axes: &[char]) -> Vec<usize> {
+        axes.iter().map(|&a| self.of(a)).collect()
+    }
+}
+
+/// Resolves every extent from the operands' shapes and checks that they agree.
+pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeError> {
+    if shapes.len() != kernel.operands.len() {
+        return Err(ShapeError::OperandCount {
+            expected: kernel.operands.len(),
+            actual: shapes.len(),
+        });
+    }
+    let mut known: BTreeMap<char, (usize, String)> = kernel
+        .sizes
+        .iter()
+        .filter(|(a, _)| !kernel.windows.iter().any(|w| w.axis == **a))
+        .map(|(&a, &n)| (a, (n, format!("size {a} = {n}"))))
+        .collect();
+    let mut input_lengths = vec![0; kernel.windows.len()];
+    for (i, (op, shape)) in kernel.operands.iter().zip(shapes).enumerate() {
+        if shape.len() != op.physical.len() {
+            return Err(ShapeError::Rank {
+                operand: op.name.clone(),
+                expected: op.physical.len(),
+                actual: shape.len(),
+            });
+        }
+        for (&axis, &len) in op.physical.iter().zip(shape.iter()) {
+            let unfold = kernel
+                .windows
+                .iter()
+                .position(|w| w.operand == i && w.axis == axis);
+            match unfold {
+                Some(u) => {
+                    if let Some(&fixed) = kernel.sizes.get(&axis) {
+                        agree(&op.name, axis, len, fixed, format!("size {axis} = {fixed}"))?;
+                    }
+                    input_lengths[u] = len;
+                }
+                None => learn(
+                    &mut known,
+                    &op.name,
+                    axis,
+                    len,
+                    format!("{}.{axis}", op.name),
+                )?,
+            }
+        }
+    }
+    let mut windows = Vec::with_capacity(kernel.windows.len());
+    for (window, &len) in kernel.windows.iter().zip(&input_lengths) {
+        let name = &kernel.operands[window.operand].name;
+        let (axis, k) = (window.axis, window.window);
+        let taps = known[&k].0;
+        let geometry = window.geometry(len, taps).map_err(|misfit| match misfit {
+            Misfit::TooShort { padded, span } => ShapeError::WindowTooLong {
+                operand: name.clone(),
+                axis,
+                window: k,
+                span,
+                padded,
+            },
+            Misfit::PadTooLarge { pad, .. } => ShapeError::PadTooLarge {
+                operand: name.clone(),
+                axis,
+                mode: window.mode.name(),
+                pad,
+                len,
+            },
+            Misfit::EmptyWindow => ShapeError::EmptyWindow {
+                operand: name.clone(),
+                axis,
+                window: k,
+            },
+            Misfit::Overflow => ShapeError::TooLarge {
+                operand: name.clone(),
+                what: format!("the padded length of axis '{axis}'"),
+            },
+        })?;
+        let because = format!("the output length of {name}.{axis} unfolded by '{k}'");
+        learn(&mut known, name, axis, geometry.out, because)?;
+        windows.push(geometry);
+    }
+    let axes: BTreeMap<char, usize> = known.into_iter().map(|(a, (n, _))| (a, n)).collect();
+    let extents = Extents { axes, windows };
+    let output: Vec<usize> = extents.shape(&kernel.output);
+    fits_in_memory("y", &output)?;
+    for (i, op) in kernel.operands.iter().enumerate() {
+        if kernel.windows_on(i).next().is_some() {
+            fits_in_memory(&op.name, &extents.shape(&op.view))?;
+        }
+    }
+    Ok(extents)
+}
+
+/// Checks a tensor that must have the given axes (the upstream gradient, the bias).
+pub fn check_tensor(
+    extents: &Extents,
+    name: &str,
+    axes: &[char],
+    shape: &[usize],
+) -> Result<(), ShapeError> {
+    if shape.len() != axes.len() {
+        return Err(ShapeError::Rank {
+            operand: name.to_string(),
+            expected: axes.len(),
+            actual: shape.len(),
+        });
+    }
+    for (&axis, &len) in axes.iter().zip(shape) {
+        agree(
+            name,
+            axis,
+            len,
+            extents.of(axis),
+            "the output's extent".into(),
+        )?;
+    }
+    Ok(())
+}
+
+fn learn(
+    known: &mut BTreeMap<char, (usize, String)>,
+    operand: &str,
+    axis: char,
+    len: usize,
+    source: String,
+) -> Result<(), ShapeError> {
+    match known.get(&axis) {
+        Some((expected, because)) => agree(operand, axis, len, *expected, format!("as {because}")),
+        None => {
+            known.insert(axis, (len, source));
+            Ok(())
+        }
+    }
+}
+
+fn agree(
+    operand: &str,
+    axis: char,
+    actual: usize,
+    expected: usize,
+    because: String,
+) -> Result<(), ShapeError> {
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(ShapeError::Extent {
+            operand: operand.to_string(),
+            axis,
+            expected,
+            actual,
+            because,
+        })
+    }
+}
+
+/// A tensor of this shape can be allocated: its size in bytes (of f64) fits in isize.
+fn fits_in_memory(name: &str, shape: &[usize]) -> Result<(), ShapeError> {
+    if shape.contains(&0) {
+        return Ok(());
+    }
+    let bytes = shape
+        .iter()
+        .try_fold(std::mem::size_of::<f64>(), |acc, &n| acc.checked_mul(n));
+    match bytes {
+        Some(bytes) if isize::try_from(bytes).is_ok() => Ok(()),
+        _ => Err(ShapeError::TooLarge {
+            operand: name.to_string(),
+            what: format!("a tensor of shape {shape:?}"),
+        }),
+    }
+}
