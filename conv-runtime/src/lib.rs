@@ -15,3 +15,4 @@ pub use element::Element;
 pub use error::ShapeError;
 pub use interp::{Grads, Interpreter};
 pub use kernel_text::{compile_text, TextDiagnostic, TextErrors};
+pub mod explain;
