@@ -55,6 +55,11 @@ impl Interpreter {
         &self.program
     }
 
+    /// The canonical text of the kernel and every derived contraction.
+    pub fn derivation(&self) -> String {
+        conv_codegen::text::derivation(&self.program)
+    }
+
     pub fn kernel(&self) -> &Kernel {
         &self.program.kernel
     }
