@@ -1,0 +1,167 @@
+//! The `conv-explain` binary, run as a user runs it.
+
+use std::process::{Command, Output};
+
+fn explain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_conv-explain"))
+        .args(args)
+        .output()
+        .expect("conv-explain runs")
+}
+
+/// Runs the tool on `text`; returns (exit code, stdout, stderr).
+fn run(text: &str) -> (i32, String, String) {
+    let output = explain(&[text]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code().expect("exited"), stdout, stderr)
+}
+
+fn assert_lines(out: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            out.lines().any(|l| l.trim() == *line),
+            "missing line `{line}` in:\n{out}"
+        );
+    }
+}
+
+const TUTORIAL: &str = r#"k(x, weight) = "nchwkj,dckj->ndhw" {
+    unfold x.h by k, stride = 2, pad = 2;
+    unfold x.w by j, stride = 2, pad = 2;
+    bias d;
+}"#;
+
+#[test]
+fn tutorial_kernel_shows_shapes_and_every_gradient() {
+    let (code, out, err) = run(TUTORIAL);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_lines(
+        &out,
+        &[
+            "kernel k(x, weight) = \"nchwkj,dckj->ndhw\"",
+            "operand x: [n, c, h, w]",
+            "unfold x.h by k, stride 2, dilation 1, pad (2, 2), zeros",
+            "unfold x.w by j, stride 2, dilation 1, pad (2, 2), zeros",
+            "operand weight: [d, c, k, j]",
+            "bias: [d]",
+            "dtype f32",
+            "output y: [n, d, h, w]",
+            "h = floor((x.h + 4 - (k - 1) - 1) / 2) + 1",
+            "w = floor((x.w + 4 - (j - 1) - 1) / 2) + 1",
+            "forward: y = \"nchwkj,dckj->ndhw\"",
+            "grad_weight = \"nchwkj,ndhw->dckj\"",
+            "grad_x = fold_hw(\"ndhw,dckj->nchwkj\")",
+            "fold x.h by k: position p gathers h = (q - k) / 2 for k ≡ q (mod 2), q = p + 2, 0 <= h < len(h)",
+            "fold x.w by j: position p gathers w = (q - j) / 2 for j ≡ q (mod 2), q = p + 2, 0 <= w < len(w)",
+            "grad_bias = \"ndhw->d\"",
+        ],
+    );
+    let headings = ["Declaration", "Operands", "Shapes", "Contractions"];
+    let at: Vec<usize> = (headings.iter())
+        .map(|h| out.find(&format!("\n{h}")).expect(h))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
+}
+
+#[test]
+fn chain_of_three_prints_three_gradients() {
+    let (code, out, err) = run(r#"chain(a, b, c) = "ab,bc,cd->ad";"#);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_lines(
+        &out,
+        &[
+            "forward: y = \"ab,bc,cd->ad\"",
+            "grad_a = \"ad,bc,cd->ab\"",
+            "grad_b = \"ab,ad,cd->bc\"",
+            "grad_c = \"ab,bc,ad->cd\"",
+        ],
+    );
+    assert_eq!(out.matches("grad_").count(), 3, "{out}");
+}
+
+#[test]
+fn several_kernels_are_each_explained() {
+    let (code, out, _) =
+        run("/// matmul\nmm(a, b) = \"ik,kj->ij\";\nsq(x) = \"ij->i\" { dtype f64; size j = 4; }");
+    assert_eq!(code, 0);
+    assert_lines(
+        &out,
+        &[
+            "kernel mm",
+            "/// matmul",
+            "kernel sq",
+            "dtype f64",
+            "size j = 4",
+        ],
+    );
+    assert!(out.find("kernel mm").unwrap() < out.find("kernel sq").unwrap());
+}
+
+#[test]
+fn every_check_error_is_shown_at_its_line_and_column() {
+    let text = "bad(x, weight) = \"nchwkj,dckj->ndhw\" {\n    unfold x.h by k, stride = 0;\n    bias q;\n}";
+    let (code, out, err) = run(text);
+    assert_eq!((code, out.as_str()), (1, ""));
+    let expected = r#"error: `stride = 0` is not a stride: write 1 or more
+  --> line 2, column 31
+  |
+2 |     unfold x.h by k, stride = 0;
+  |                               ^
+
+error: unknown axis 'q': the spec "nchwkj,dckj->ndhw" has the axes nchwkjd
+  --> line 3, column 10
+  |
+3 |     bias q;
+  |          ^
+
+"#;
+    assert_eq!(err, expected);
+}
+
+#[test]
+fn syntax_error_exits_1_with_its_position() {
+    let (code, out, err) = run("k(x, w) = \"ab,bc->ac\" {\n    unfold x.a by k stride = 2;\n}");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.starts_with("error: expected `,` and another option, or `;`"),
+        "{err}"
+    );
+    assert_lines(
+        &err,
+        &["--> line 2, column 21", "|                     ^^^^^^"],
+    );
+}
+
+#[test]
+fn unclosed_string_points_at_its_quote() {
+    let (code, _, err) = run("k(x) = \"ab->a;");
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("error: this string is never closed"),
+        "{err}"
+    );
+    assert_lines(&err, &["--> line 1, column 8", "|        ^"]);
+}
+
+#[test]
+fn missing_spec_points_past_the_last_token() {
+    let (code, _, err) = run("k(x, w) =\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("expected the einsum spec"), "{err}");
+    assert_lines(&err, &["--> line 1, column 10"]);
+}
+
+#[test]
+fn usage() {
+    let help = explain(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8(help.stdout)
+        .unwrap()
+        .starts_with("usage: conv-explain"));
+    let missing = explain(&[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8(missing.stderr)
+        .unwrap()
+        .starts_with("usage: conv-explain"));
+}
