@@ -12,6 +12,7 @@ pub mod emit;
 pub mod ir;
 pub mod kernel;
 pub mod parse;
+pub mod source;
 pub mod text;
 
 pub use emit::expand;

@@ -29,6 +29,15 @@ fn readers(fold: &FoldAxis, g: &Geometry, p: usize) -> Vec<(usize, usize)> {
     pairs
 }
 
+/// One folded axis: its slot among the physical axes, the view slots of `(a, k)`, and
+/// the readers of every input position.
+struct FoldTable {
+    physical: usize,
+    view_axis: usize,
+    view_window: usize,
+    readers: Vec<Vec<(usize, usize)>>,
+}
+
 /// `grad[physical] = sum of view_grad over the (a, k) of each folded axis that read it`.
 pub(crate) fn fold(
     view_grad: &Dense,
@@ -39,24 +48,20 @@ pub(crate) fn fold(
     extents: &Extents,
 ) -> Dense {
     let view_slot = |axis: char| operand.view.iter().position(|&a| a == axis).unwrap_or(0);
-    // For each folded axis: its slot in the physical point, the view slots of (a, k),
-    // and the readers of every input position.
-    let tables: Vec<(usize, usize, usize, Vec<Vec<(usize, usize)>>)> = folds
+    let tables: Vec<FoldTable> = folds
         .iter()
         .map(|fold| {
             let g = geometry_of(kernel, extents, &fold.window);
-            let physical = operand
-                .physical
-                .iter()
-                .position(|&a| a == fold.window.axis)
-                .unwrap_or(0);
-            let readers = (0..g.len).map(|p| readers(fold, &g, p)).collect();
-            (
-                physical,
-                view_slot(fold.window.axis),
-                view_slot(fold.window.window),
-                readers,
-            )
+            FoldTable {
+                physical: operand
+                    .physical
+                    .iter()
+                    .position(|&a| a == fold.window.axis)
+                    .unwrap_or(0),
+                view_axis: view_slot(fold.window.axis),
+                view_window: view_slot(fold.window.window),
+                readers: (0..g.len).map(|p| readers(fold, &g, p)).collect(),
+            }
         })
         .collect();
     let plain: Vec<(usize, usize)> = operand
@@ -73,7 +78,10 @@ pub(crate) fn fold(
             .iter()
             .map(|&(phys, view)| point[phys] * view_grad.strides[view])
             .sum();
-        let lists: Vec<&Vec<(usize, usize)>> = tables.iter().map(|t| &t.3[point[t.0]]).collect();
+        let lists: Vec<&Vec<(usize, usize)>> = tables
+            .iter()
+            .map(|t| &t.readers[point[t.physical]])
+            .collect();
         let mut sum = 0.0;
         for_each_point(
             &lists.iter().map(|l| l.len()).collect::<Vec<_>>(),
@@ -81,7 +89,8 @@ pub(crate) fn fold(
                 let mut offset = base;
                 for ((table, list), &c) in tables.iter().zip(&lists).zip(choice) {
                     let (a, k) = list[c];
-                    offset += a * view_grad.strides[table.1] + k * view_grad.strides[table.2];
+                    offset += a * view_grad.strides[table.view_axis]
+                        + k * view_grad.strides[table.view_window];
                 }
                 sum += view_grad.data[offset];
             },
