@@ -7,7 +7,12 @@ use std::fmt::Write;
 
 pub fn kernel_source(kernel: &Kernel) -> String {
     let names: Vec<&str> = kernel.operands.iter().map(|o| o.name.as_str()).collect();
-    let mut out = format!("{}({}) = {:?} {{", kernel.name, names.join(", "), kernel.spec);
+    let mut out = format!(
+        "{}({}) = {:?} {{",
+        kernel.name,
+        names.join(", "),
+        kernel.spec
+    );
     for w in &kernel.windows {
         let pad = match w.pad {
             Pad::Explicit { lo, hi } => format!("({lo}, {hi})"),
@@ -25,7 +30,11 @@ pub fn kernel_source(kernel: &Kernel) -> String {
         );
     }
     if !kernel.sizes.is_empty() {
-        let sizes: Vec<String> = kernel.sizes.iter().map(|(a, n)| format!("{a} = {n}")).collect();
+        let sizes: Vec<String> = kernel
+            .sizes
+            .iter()
+            .map(|(a, n)| format!("{a} = {n}"))
+            .collect();
         let _ = write!(out, " size {};", sizes.join(", "));
     }
     if let Some(axis) = kernel.bias {
@@ -57,6 +66,12 @@ mod tests {
             }"#,
         );
         let again = kernel(&kernel_source(&original));
-        assert_eq!(Kernel { docs: Vec::new(), ..original }, again);
+        assert_eq!(
+            Kernel {
+                docs: Vec::new(),
+                ..original
+            },
+            again
+        );
     }
 }

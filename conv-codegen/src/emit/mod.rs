@@ -1,5 +1,10 @@
 //! Code generation: one module per kernel, or the errors plus stub items.
 
+mod api;
+mod kernels;
+mod names;
+mod nest;
+
 use crate::parse::{parse_tokens, ParsedKernel, Spans};
 use crate::{compile, ir::Program, text};
 use proc_macro2::TokenStream;
@@ -44,19 +49,48 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     let ParsedKernel { attrs, vis, .. } = kernel;
     let name = syn::Ident::new(&program.kernel.name, proc_macro2::Span::call_site());
     let spec = &program.kernel.spec;
+    let source = crate::source::kernel_source(&program.kernel);
     let derivation = text::derivation(program);
     let derivation_doc = format!("```text\n{derivation}```");
+    let elem = elem(&program.kernel);
+    let private = names::private();
+    let api = api::api(program);
+    let kernels = kernels::kernel_fns(program);
     quote! {
         #(#attrs)*
         #[doc = ""]
         #[doc = "# Derivation"]
         #[doc = #derivation_doc]
         #vis mod #name {
+            #![allow(unused_labels, non_snake_case)]
+
             /// The einsum spec this kernel was generated from.
             pub const SPEC: &str = #spec;
             /// The derived forward and gradient contractions, as text.
             pub const DERIVATION: &str = #derivation;
+            /// The kernel as kernel text, which the reference interpreter runs.
+            pub const SOURCE: &str = #source;
+            /// The element type of operands, results and gradients.
+            pub type Elem = #elem;
+
+            static KERNEL: ::std::sync::OnceLock<#private::Kernel> = ::std::sync::OnceLock::new();
+
+            /// Every extent, from the operands' shapes, or the first mismatch.
+            fn extents(shapes: &[&[usize]]) -> ::core::result::Result<#private::Extents, ::conv_runtime::ShapeError> {
+                #private::resolve(&KERNEL, SOURCE, shapes)
+            }
+
+            #api
+            #kernels
         }
+    }
+}
+
+/// `f32` or `f64`.
+pub(crate) fn elem(kernel: &crate::kernel::Kernel) -> TokenStream {
+    match kernel.dtype {
+        crate::kernel::Dtype::F32 => quote!(f32),
+        crate::kernel::Dtype::F64 => quote!(f64),
     }
 }
 

@@ -1,0 +1,157 @@
+//! The private kernel functions of a module: one per contraction, each binding the
+//! extents it loops over and the row-major slices it reads, then running its loop nest.
+
+use super::names::{dim, geometry, input_len, len, lit, nd, pad_lo, private, slice, strides};
+use super::nest::Nest;
+use crate::ir::{Contraction, Gradient, Index, Program, Source, Wrt};
+use crate::kernel::{Kernel, Pad, PadMode, Window};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+/// `forward_kernel`, `grad_x_kernel`, `grad_bias_kernel`.
+pub(crate) fn kernel_name(kernel: &Kernel, wrt: Option<Wrt>) -> Ident {
+    match wrt {
+        None => format_ident!("forward_kernel"),
+        Some(Wrt::Bias) => format_ident!("grad_bias_kernel"),
+        Some(Wrt::Operand(i)) => format_ident!("grad_{}_kernel", kernel.operands[i].name),
+    }
+}
+
+/// The tensors a contraction reads, by name, with their ranks.
+fn tensors(kernel: &Kernel, contraction: &Contraction) -> Vec<(String, usize)> {
+    contraction
+        .inputs
+        .iter()
+        .map(|input| match input.source {
+            Source::Operand(i) => (
+                kernel.operands[i].name.clone(),
+                kernel.operands[i].physical.len(),
+            ),
+            Source::GradOutput => ("grad_y".to_string(), kernel.output.len()),
+        })
+        .collect()
+}
+
+/// `fn forward_kernel(extents, x, weight, s_bias, out)` and one per gradient.
+pub(crate) fn kernel_fns(program: &Program) -> TokenStream {
+    let mut fns = vec![kernel_fn(program, None)];
+    fns.extend(
+        program
+            .gradients
+            .iter()
+            .map(|g| kernel_fn(program, Some(g))),
+    );
+    quote!(#(#fns)*)
+}
+
+fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
+    let kernel = &program.kernel;
+    let (private, nd) = (private(), nd());
+    let elem = super::elem(kernel);
+    let name = kernel_name(kernel, gradient.map(|g| g.wrt));
+    let contraction = gradient.map_or(&program.forward, |g| &g.contraction);
+    let tensors = tensors(kernel, contraction);
+    let params = tensors.iter().map(|(t, rank)| {
+        let (t, d) = (format_ident!("{}", t), dim(*rank));
+        quote!(#t: #nd::ArrayView<'_, #elem, #d>)
+    });
+    let slices = tensors.iter().map(|(t, _)| {
+        let (s, st, t) = (slice(t), strides(t), format_ident!("{}", t));
+        quote! {
+            let #t = #private::contiguous(#t);
+            let #s = #private::flat(&#t);
+            let #st = #private::row_major(#t.shape());
+        }
+    });
+    let extents = extent_bindings(kernel, contraction, gradient);
+    let nest = Nest {
+        kernel,
+        tensors: tensors.iter().map(|(t, _)| t.clone()).collect(),
+    };
+    let (bias_param, body, doc) = match gradient {
+        None => (
+            kernel.bias.map(|_| quote!(s_bias: &[#elem],)),
+            nest.contraction(&program.forward, kernel.bias),
+            format!("y = \"{}\"", program.forward.einsum()),
+        ),
+        Some(gradient) => (
+            None,
+            gradient_body(&nest, gradient),
+            crate::text::gradient_text(kernel, gradient),
+        ),
+    };
+    let doc = format!("Computes {doc} into the zeroed row-major `out`.");
+    quote! {
+        #[doc = #doc]
+        #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]
+        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize]) {
+            #extents
+            #(#slices)*
+            #body
+        }
+    }
+}
+
+fn gradient_body(nest: &Nest<'_>, gradient: &Gradient) -> TokenStream {
+    match gradient.wrt {
+        Wrt::Operand(i) if !gradient.folds.is_empty() => nest.fold(gradient, i),
+        _ => nest.contraction(&gradient.contraction, None),
+    }
+}
+
+/// `let len_n = extents.of('n');` for every axis (a literal where `size` fixed it), and
+/// the input length, run-time low pad and geometry of every unfold that needs them.
+fn extent_bindings(kernel: &Kernel, c: &Contraction, gradient: Option<&Gradient>) -> TokenStream {
+    let unfolded = |a: char| kernel.windows.iter().any(|w| w.axis == a);
+    let mut used: Vec<char> = c.output.clone();
+    for a in c.inputs.iter().flat_map(|i| &i.view) {
+        if !used.contains(a) {
+            used.push(*a);
+        }
+    }
+    let windows_used = |w: &Window| {
+        c.inputs
+            .iter()
+            .flat_map(|i| &i.dims)
+            .any(|d| *d == Index::Window(*w))
+            || gradient.is_some_and(|g| g.folds.iter().any(|f| f.window == *w))
+    };
+    let axes = used.into_iter().map(|a| {
+        let l = len(a);
+        // grad_bias reads its extents off grad_y alone, so it takes no fixed size on trust.
+        let trusted = gradient.is_none_or(|g| g.wrt != Wrt::Bias);
+        match kernel.sizes.get(&a) {
+            Some(&n) if trusted && !unfolded(a) => {
+                let n = lit(n);
+                quote!(let #l: usize = #n;)
+            }
+            _ => quote!(let #l = extents.of(#a);),
+        }
+    });
+    let windows = kernel
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| windows_used(w))
+        .map(|(i, w)| {
+            let i = lit(i);
+            let n = input_len(w.window);
+            let input = match kernel.sizes.get(&w.axis) {
+                Some(&fixed) => {
+                    let fixed = lit(fixed);
+                    quote!(let #n: usize = #fixed;)
+                }
+                None => quote!(let #n = extents.windows[#i].len;),
+            };
+            let lo = (w.pad == Pad::Same).then(|| {
+                let lo = pad_lo(w.window);
+                quote!(let #lo = extents.windows[#i].lo;)
+            });
+            let geo = (w.mode != PadMode::Zeros).then(|| {
+                let g = geometry(w.window);
+                quote!(let #g = extents.windows[#i];)
+            });
+            quote!(#input #lo #geo)
+        });
+    quote!(#(#axes)* #(#windows)*)
+}

@@ -1,0 +1,123 @@
+//! What generated code calls. Not a stable API: only `conv_kernel!` output uses it.
+
+pub use crate::padding::{copies, source as padded_source};
+pub use crate::shapes::{check_tensor, Extents};
+pub use conv_codegen::kernel::{Geometry, Kernel, PadMode};
+pub use ndarray;
+
+use crate::{Element, ShapeError};
+use ndarray::{Array, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
+use std::sync::OnceLock;
+
+/// Resolves every extent of the kernel written as `source`, compiled on first use.
+pub fn resolve(
+    cell: &'static OnceLock<Kernel>,
+    source: &str,
+    shapes: &[&[usize]],
+) -> Result<Extents, ShapeError> {
+    let kernel = cell.get_or_init(|| {
+        let mut programs = crate::compile_text(source)
+            .unwrap_or_else(|e| unreachable!("conv_kernel! checked this kernel: {e}"));
+        programs.remove(0).kernel
+    });
+    crate::shapes::resolve(kernel, shapes)
+}
+
+/// The elements of a view in row-major order, borrowed when the view already is.
+pub fn contiguous<'a, T: Clone, D: Dimension>(view: ArrayView<'a, T, D>) -> CowArray<'a, T, D> {
+    if view.is_standard_layout() {
+        CowArray::from(view)
+    } else {
+        CowArray::from(view.as_standard_layout().into_owned())
+    }
+}
+
+/// The row-major slice of a standard-layout array.
+pub fn flat<'a, T, D: Dimension>(array: &'a CowArray<'_, T, D>) -> &'a [T] {
+    // `contiguous` made the array standard layout, so it is one slice.
+    array
+        .as_slice()
+        .unwrap_or_else(|| unreachable!("standard layout arrays are contiguous"))
+}
+
+/// Row-major strides of a shape.
+pub fn row_major(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    strides
+}
+
+/// A zeroed row-major buffer for a tensor of this shape (checked to fit by `resolve`).
+pub fn zeros<T: Element>(shape: &[usize]) -> Vec<T> {
+    vec![T::zero(); shape.iter().product()]
+}
+
+/// The buffer as an array of this shape.
+pub fn into_array<T, D: Dimension>(
+    name: &str,
+    shape: &[usize],
+    data: Vec<T>,
+) -> Result<Array<T, D>, ShapeError> {
+    Array::from_shape_vec(IxDyn(shape), data)
+        .ok()
+        .and_then(|array| array.into_dimensionality::<D>().ok())
+        .ok_or_else(|| ShapeError::TooLarge {
+            operand: name.to_string(),
+            what: format!("a tensor of shape {shape:?}"),
+        })
+}
+
+/// A shape of known rank, or the rank error naming the operand.
+pub fn fixed_shape<const R: usize>(name: &str, shape: &[usize]) -> Result<[usize; R], ShapeError> {
+    shape.try_into().map_err(|_| ShapeError::Rank {
+        operand: name.to_string(),
+        expected: R,
+        actual: shape.len(),
+    })
+}
+
+/// A dynamic-rank view as one of fixed rank, or the rank error naming the operand.
+pub fn into_dim<'a, T, D: Dimension>(
+    name: &str,
+    view: ArrayViewD<'a, T>,
+) -> Result<ArrayView<'a, T, D>, ShapeError> {
+    let actual = view.ndim();
+    view.into_dimensionality::<D>()
+        .map_err(|_| ShapeError::Rank {
+            operand: name.to_string(),
+            expected: D::NDIM.unwrap_or(actual),
+            actual,
+        })
+}
+
+/// Copies a result into a caller's array after checking its shape.
+pub fn write_into<T: Clone, D: Dimension>(
+    axes: &[char],
+    result: &Array<T, D>,
+    out: &mut ndarray::ArrayViewMut<'_, T, D>,
+) -> Result<(), ShapeError> {
+    for ((&axis, &expected), &actual) in axes.iter().zip(result.shape()).zip(out.shape()) {
+        if expected != actual {
+            return Err(ShapeError::Extent {
+                operand: "out".to_string(),
+                axis,
+                expected,
+                actual,
+                because: "the result's extent".into(),
+            });
+        }
+    }
+    out.assign(result);
+    Ok(())
+}
+
+/// The extents of the output axes, read off the upstream gradient (for `grad_bias`,
+/// which needs no operand).
+pub fn output_extents(axes: &[char], shape: &[usize]) -> Extents {
+    Extents {
+        axes: axes.iter().copied().zip(shape.iter().copied()).collect(),
+        windows: Vec::new(),
+    }
+}
