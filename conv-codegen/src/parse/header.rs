@@ -1,8 +1,8 @@
 //! `[attrs] [vis] name(op, ...) = "spec" { ... }` or `... = "spec";`
 
-use super::{split_statements, statement, ParsedKernel, Spans};
+use super::{ends_statement, split_statements, statement, terminate, ParsedKernel, Spans};
 use crate::ast::{KernelAst, Located};
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Token, Visibility};
@@ -40,14 +40,10 @@ impl Parse for Header {
         let body = if input.peek(Token![;]) {
             input.parse::<Token![;]>()?;
             None
-        } else if let Some(TokenTree::Group(block)) = input.parse::<Option<TokenTree>>()? {
-            if block.delimiter() != Delimiter::Brace {
-                return Err(syn::Error::new(
-                    block.span(),
-                    "expected a `{ ... }` block of declarations or `;`",
-                ));
-            }
-            Some(block.stream())
+        } else if input.peek(syn::token::Brace) {
+            let block;
+            syn::braced!(block in input);
+            Some(block.parse::<TokenStream>()?)
         } else {
             return Err(
                 input.error("expected a `{ ... }` block of declarations or `;` after the spec")
@@ -78,8 +74,14 @@ pub(super) fn parse_kernel(
     let mut statements = Vec::new();
     let mut errors = Vec::new();
     for tokens in split_statements(header.body.unwrap_or_default()) {
+        let (tokens, unterminated) = terminate(tokens, ends_statement);
         match (|input: ParseStream| statement::parse(input, spans)).parse2(tokens) {
-            Ok(s) => statements.push(s),
+            Ok(s) => {
+                statements.push(s);
+                if let Some(last) = unterminated {
+                    errors.push(syn::Error::new(last, "expected `;` to end this statement"));
+                }
+            }
             Err(e) => errors.push(e),
         }
     }

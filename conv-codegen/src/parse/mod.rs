@@ -45,9 +45,16 @@ impl Spans {
 pub fn parse_tokens(tokens: TokenStream) -> Parsed {
     let mut parsed = Parsed::default();
     for chunk in split_kernels(tokens) {
+        let (chunk, unterminated) = terminate(chunk, ends_kernel);
         match header::parse_kernel(chunk, &mut parsed.spans) {
             Ok((kernel, errors)) => {
                 parsed.kernels.push(kernel);
+                if let Some(last) = unterminated {
+                    parsed.errors.push(syn::Error::new(
+                        last,
+                        "expected a `{ ... }` block of declarations or `;` after the spec",
+                    ));
+                }
                 parsed.errors.extend(errors);
             }
             Err(error) => parsed.errors.push(error),
@@ -69,19 +76,43 @@ pub fn parse_text(text: &str) -> Parsed {
 
 /// Splits an invocation into kernels: each ends with its `{ ... }` block or with `;`.
 fn split_kernels(tokens: TokenStream) -> Vec<TokenStream> {
-    split_after(tokens, |tree| match tree {
+    split_after(tokens, ends_kernel)
+}
+
+fn ends_kernel(tree: &TokenTree) -> bool {
+    match tree {
         TokenTree::Group(g) => g.delimiter() == Delimiter::Brace,
         TokenTree::Punct(p) => p.as_char() == ';',
         _ => false,
-    })
+    }
 }
 
-/// Splits a block into statements, each with its closing `;`.
+/// Splits a block into statements, each with its closing `;` (but maybe the last).
 fn split_statements(tokens: TokenStream) -> Vec<TokenStream> {
-    split_after(
-        tokens,
-        |tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == ';'),
-    )
+    split_after(tokens, ends_statement)
+}
+
+fn ends_statement(tree: &TokenTree) -> bool {
+    matches!(tree, TokenTree::Punct(p) if p.as_char() == ';')
+}
+
+/// A chunk that does not end as `ends` says (the last of its kind, written without its
+/// `;`) gets a `;` that carries the span of its last token, which comes back beside it.
+/// Parsed as it is, an incomplete chunk would report "unexpected end of input" at the
+/// whole invocation (`syn::parse2`'s call site); parsed this way, every error at its
+/// end points at its last token.
+fn terminate(chunk: TokenStream, ends: impl Fn(&TokenTree) -> bool) -> (TokenStream, Option<Span>) {
+    let Some(last) = chunk.clone().into_iter().last() else {
+        return (chunk, None);
+    };
+    if ends(&last) {
+        return (chunk, None);
+    }
+    let mut semicolon = proc_macro2::Punct::new(';', proc_macro2::Spacing::Alone);
+    semicolon.set_span(last.span());
+    let mut chunk = chunk;
+    chunk.extend([TokenTree::Punct(semicolon)]);
+    (chunk, Some(last.span()))
 }
 
 fn split_after(tokens: TokenStream, ends: impl Fn(&TokenTree) -> bool) -> Vec<TokenStream> {

@@ -15,9 +15,14 @@ pub(super) fn parse(input: ParseStream, spans: &mut Spans) -> syn::Result<Statem
         )
     })?;
     let at = spans.loc(keyword.span());
+    let mut more = "";
     let statement = match keyword.to_string().as_str() {
-        "unfold" => Statement::Unfold(unfold(input, spans, at)?),
+        "unfold" => {
+            more = "`,` and another option, or ";
+            Statement::Unfold(unfold(input, spans, at)?)
+        }
         "size" => {
+            more = "`,` and another `axis = extent`, or ";
             let mut entries = vec![size_entry(input, spans)?];
             while input.peek(Token![,]) {
                 input.parse::<Token![,]>()?;
@@ -41,12 +46,7 @@ pub(super) fn parse(input: ParseStream, spans: &mut Spans) -> syn::Result<Statem
         }
     };
     if !input.peek(Token![;]) {
-        let message = if input.is_empty() {
-            "expected `;` to end this statement"
-        } else {
-            "expected `,` and another option, or `;` to end this statement"
-        };
-        return Err(input.error(message));
+        return Err(input.error(format!("expected {more}`;` to end this statement")));
     }
     input.parse::<Token![;]>()?;
     if !input.is_empty() {
@@ -166,6 +166,12 @@ fn integer(input: ParseStream) -> syn::Result<(u64, Span)> {
         return Err(syn::Error::new(
             lit.span(),
             "write a plain integer, without a type suffix",
+        ));
+    }
+    if lit.base10_digits().starts_with('-') {
+        return Err(syn::Error::new(
+            lit.span(),
+            "this integer is negative: extents, strides, dilations and pads are 0 or more",
         ));
     }
     let value = lit.base10_parse::<u64>().map_err(|_| {
