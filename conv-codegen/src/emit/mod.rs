@@ -51,7 +51,9 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     let spec = &program.kernel.spec;
     let source = crate::source::kernel_source(&program.kernel);
     let derivation = text::derivation(program);
-    let derivation_doc = format!("```text\n{derivation}```");
+    let derivation_doc = std::iter::once(" ```text".to_string())
+        .chain(derivation.lines().map(|line| format!(" {line}")))
+        .chain(std::iter::once(" ```".to_string()));
     let elem = elem(&program.kernel);
     let private = names::private();
     let api = api::api(program);
@@ -59,8 +61,8 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     quote! {
         #(#attrs)*
         #[doc = ""]
-        #[doc = "# Derivation"]
-        #[doc = #derivation_doc]
+        #[doc = " # Derivation"]
+        #(#[doc = #derivation_doc])*
         #vis mod #name {
             #![allow(unused_labels, non_snake_case)]
 

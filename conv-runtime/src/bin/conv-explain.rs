@@ -10,11 +10,12 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: conv-explain 'KERNEL...'
+usage: conv-explain [--no-code] 'KERNEL...'
 
 Explains kernel declarations written as inside `conv_kernel! { ... }` (one or more):
-the operands and their unfolds, the output shape and every derived gradient
-contraction. On errors, prints each one with its line and column and exits with 1.
+the operands and their unfolds, the output shape, every derived gradient
+contraction and the code the macro generates (left out with --no-code). On errors,
+prints each one with its line and column and exits with 1.
 
 example:
   conv-explain 'conv(x, weight) = \"nchwkj,dckj->ndhw\" {
@@ -25,7 +26,9 @@ example:
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let show_code = !args.iter().any(|a| a == "--no-code");
+    args.retain(|a| a != "--no-code");
     let text = match args.as_slice() {
         [flag] if flag == "--help" || flag == "-h" => {
             print!("{USAGE}");
@@ -43,7 +46,8 @@ fn main() -> ExitCode {
     };
     match compiled {
         Ok(programs) => {
-            let explanations: Vec<String> = programs.iter().map(explain).collect();
+            let explanations: Vec<String> =
+                programs.iter().map(|p| explain(p, show_code)).collect();
             print!("{}", explanations.join("\n"));
             ExitCode::SUCCESS
         }
@@ -73,7 +77,7 @@ const SECTIONS: [(&str, &str); 4] = [
 
 /// The derivation text (what the generated module carries as `DERIVATION`) in
 /// sections, with the docs, the fixed sizes and how to read a fold added.
-fn explain(program: &Program) -> String {
+fn explain(program: &Program, show_code: bool) -> String {
     let kernel = &program.kernel;
     let title = format!("kernel {}", kernel.name);
     let mut out = format!("{title}\n{}\n", "=".repeat(title.len()));
@@ -105,7 +109,7 @@ fn explain(program: &Program) -> String {
     for gradient in program.gradients.iter().filter(|g| !g.folds.is_empty()) {
         let _ = writeln!(out, "\n{}", fold_note(program, gradient));
     }
-    if let Some(code) = generated_code(program) {
+    if let Some(code) = generated_code(program).filter(|_| show_code) {
         let _ = write!(out, "\nGenerated code\n{code}");
     }
     out
@@ -124,9 +128,7 @@ fn fold_note(program: &Program, gradient: &Gradient) -> String {
     )
 }
 
-/// The Rust code the macro emits for this kernel. The code generator does not emit the
-/// kernels yet; once it does, return the (pretty-printed) module here and it is shown
-/// as a last section of the explanation.
-fn generated_code(_program: &Program) -> Option<String> {
-    None
+/// The Rust code the macro emits for this kernel, pretty-printed as `cargo expand` would.
+fn generated_code(program: &Program) -> Option<String> {
+    conv_runtime::expanded_code(&conv_codegen::source::kernel_source(&program.kernel)).ok()
 }

@@ -2,8 +2,10 @@
 //! identity. They know nothing of the derivation; they only call the functions they test.
 
 mod interpreter;
+mod kernel;
 
 pub use interpreter::{check_interpreter, GradientReport, ReportEntry};
+pub use kernel::{check, KernelCheck, KernelReport};
 
 use ndarray::{ArrayD, Zip};
 

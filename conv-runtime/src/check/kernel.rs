@@ -1,0 +1,138 @@
+//! `check`: a generated kernel against the reference interpreter and finite differences.
+
+use super::{finite_difference, max_error};
+use crate::{Element, Interpreter, Kernel, ShapeError, Wrt};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use std::fmt;
+
+/// How far one result of a kernel is from its references, relative to its magnitude.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelCheck {
+    /// `forward`, `grad_<operand>` or `grad_bias`.
+    pub name: String,
+    /// Largest difference to the interpreter (which accumulates in f64).
+    pub vs_interpreter: f64,
+    /// Largest difference to central finite differences of the kernel's own forward
+    /// (gradients only).
+    pub vs_finite_differences: Option<f64>,
+}
+
+/// What [`check`] found: one entry for the forward result and one per gradient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelReport {
+    pub entries: Vec<KernelCheck>,
+}
+
+impl KernelReport {
+    /// The largest relative error of any entry (NaN if any result was NaN).
+    pub fn worst(&self) -> f64 {
+        self.entries
+            .iter()
+            .flat_map(|e| [Some(e.vs_interpreter), e.vs_finite_differences])
+            .flatten()
+            .fold(
+                0.0,
+                |worst, e| if e.is_nan() { f64::NAN } else { worst.max(e) },
+            )
+    }
+}
+
+impl fmt::Display for KernelReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.entries {
+            write!(f, "{:<16} interpreter {:.2e}", e.name, e.vs_interpreter)?;
+            if let Some(fd) = e.vs_finite_differences {
+                write!(f, "  finite differences {fd:.2e}")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a generated kernel on random inputs of these operand shapes (values in [-1, 1)
+/// from `seed`) and compares its forward result and every gradient with the reference
+/// interpreter, and every gradient with central finite differences of its own forward.
+///
+/// Errors are relative to the magnitude of the compared tensors; for f32 kernels expect
+/// about 1e-6 against the interpreter and 1e-3 against finite differences (whose steps
+/// are rounded to f32), for f64 about 1e-12 and 1e-9.
+pub fn check<K: Kernel>(
+    kernel: &K,
+    shapes: &[&[usize]],
+    seed: u64,
+) -> Result<KernelReport, ShapeError> {
+    let interpreter = Interpreter::new(K::SOURCE).unwrap_or_else(|e| {
+        unreachable!("conv_kernel! only generates kernels whose source compiles: {e}")
+    });
+    let mut random = Random(seed.wrapping_mul(2).wrapping_add(1));
+    let inputs: Vec<ArrayD<f64>> = shapes.iter().map(|s| random.array::<K::Elem>(s)).collect();
+    let bias = match interpreter.kernel().bias {
+        Some(axis) => Some(random.array::<K::Elem>(&[interpreter.extents(shapes)?.of(axis)])),
+        None => None,
+    };
+    let n = inputs.len();
+    let run = |all: &[ArrayD<f64>]| -> Result<ArrayD<f64>, ShapeError> {
+        let cast: Vec<ArrayD<K::Elem>> = all.iter().map(narrow::<K::Elem>).collect();
+        let views: Vec<ArrayViewD<K::Elem>> = cast[..n].iter().map(|a| a.view()).collect();
+        let y = kernel.forward_dyn(&views, cast.get(n).map(|b| b.view()))?;
+        Ok(y.mapv(Element::to_f64))
+    };
+    let mut all = inputs.clone();
+    all.extend(bias.clone());
+    let y = run(&all)?;
+    let views: Vec<ArrayViewD<f64>> = inputs.iter().map(|a| a.view()).collect();
+    let y_ref = interpreter.forward(&views, bias.as_ref().map(|b| b.view()))?;
+    let mut entries = vec![KernelCheck {
+        name: "forward".into(),
+        vs_interpreter: max_error(&y, &y_ref).1,
+        vs_finite_differences: None,
+    }];
+    let grad_y = random.array::<K::Elem>(y.shape());
+    let narrow_inputs: Vec<ArrayD<K::Elem>> = inputs.iter().map(narrow::<K::Elem>).collect();
+    let narrow_views: Vec<ArrayViewD<K::Elem>> = narrow_inputs.iter().map(|a| a.view()).collect();
+    let narrow_grad_y = narrow::<K::Elem>(&grad_y);
+    // A kernel is linear in each input, so finite differences have no truncation error and
+    // a large step only shrinks the rounding error of the kernel's own forward.
+    let step = if K::Elem::NAME == "f32" { 0.25 } else { 1e-3 };
+    let forward = |all: &[ArrayD<f64>]| run(all).unwrap_or_else(|_| ArrayD::zeros(y.raw_dim()));
+    for gradient in &interpreter.program().gradients {
+        let (name, slot) = match gradient.wrt {
+            Wrt::Operand(i) => (format!("grad_{}", interpreter.kernel().operands[i].name), i),
+            Wrt::Bias => ("grad_bias".to_string(), n),
+        };
+        let got = kernel
+            .gradient_dyn(gradient.wrt, &narrow_views, narrow_grad_y.view())?
+            .mapv(Element::to_f64);
+        let reference = interpreter.gradient(gradient.wrt, &views, grad_y.view())?;
+        let numeric = finite_difference(forward, &all, &grad_y, slot, step);
+        entries.push(KernelCheck {
+            name,
+            vs_interpreter: max_error(&got, &reference).1,
+            vs_finite_differences: Some(max_error(&got, &numeric).1),
+        });
+    }
+    Ok(KernelReport { entries })
+}
+
+fn narrow<T: Element>(a: &ArrayD<f64>) -> ArrayD<T> {
+    a.mapv(T::from_f64)
+}
+
+/// xorshift64*: reproducible inputs without a dependency.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+        bits as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    /// Values in [-1, 1), exactly representable in `T`.
+    fn array<T: Element>(&mut self, shape: &[usize]) -> ArrayD<f64> {
+        ArrayD::from_shape_simple_fn(IxDyn(shape), || T::from_f64(self.next()).to_f64())
+    }
+}
