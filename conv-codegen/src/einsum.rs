@@ -8,6 +8,8 @@
 pub struct Subscripts {
     pub inputs: Vec<Vec<char>>,
     pub output: Vec<char>,
+    /// The 1-based position in the spec of each letter of `output`, for messages.
+    pub output_positions: Vec<usize>,
 }
 
 /// Splits and validates a spec; returns every problem found.
@@ -36,29 +38,40 @@ pub fn parse_spec(spec: &str) -> Result<Subscripts, Vec<String>> {
     let mut inputs = Vec::new();
     let mut position = 0;
     for subscript in parts[0].split(',') {
-        inputs.push(letters(spec, subscript, position, "input", &mut errors));
+        let axes = letters(spec, subscript, position, "input", &mut errors);
+        inputs.push(axes.into_iter().map(|(c, _)| c).collect());
         position += subscript.chars().count() + 1;
     }
-    let output = letters(spec, parts[1], output_start, "output", &mut errors);
+    let (output, output_positions) = letters(spec, parts[1], output_start, "output", &mut errors)
+        .into_iter()
+        .unzip();
     if errors.is_empty() {
-        Ok(Subscripts { inputs, output })
+        Ok(Subscripts {
+            inputs,
+            output,
+            output_positions,
+        })
     } else {
         Err(errors)
     }
 }
 
-/// The axis letters of one subscript; spaces are ignored, as numpy does.
+/// The axis letters of one subscript with their 1-based positions in the spec; spaces
+/// are ignored, as numpy does.
 fn letters(
     spec: &str,
     subscript: &str,
     offset: usize,
     role: &str,
     errors: &mut Vec<String>,
-) -> Vec<char> {
-    let mut axes: Vec<char> = Vec::new();
+) -> Vec<(char, usize)> {
+    let mut axes: Vec<(char, usize)> = Vec::new();
+    let mut previous = ' ';
     for (i, c) in subscript.chars().enumerate() {
         let position = offset + i + 1;
-        if c == ' ' {
+        let after = std::mem::replace(&mut previous, c);
+        if c == ' ' || (c == '.' && after == '.') {
+            // An ellipsis is one mistake, reported at its first dot.
             continue;
         }
         if !c.is_ascii_alphabetic() {
@@ -70,14 +83,14 @@ fn letters(
             errors.push(format!(
                 "the spec \"{spec}\" has {c:?} at position {position}: {what}"
             ));
-        } else if axes.contains(&c) {
+        } else if axes.iter().any(|&(a, _)| a == c) {
             errors.push(format!(
                 "axis '{c}' appears twice in the {role} subscript \"{}\" (position {position} of the spec): \
                  repeated axes (diagonals) are not supported; use a different letter for each axis",
                 subscript.trim()
             ));
         } else {
-            axes.push(c);
+            axes.push((c, position));
         }
     }
     axes
@@ -116,6 +129,20 @@ mod tests {
             "{}",
             e[0]
         );
+    }
+
+    #[test]
+    fn output_positions_count_every_character_of_the_spec() {
+        let s = parse_spec("ab, bc->a c").unwrap();
+        assert_eq!(s.output, ['a', 'c']);
+        assert_eq!(s.output_positions, [9, 11]);
+    }
+
+    #[test]
+    fn an_ellipsis_is_one_error() {
+        let e = parse_spec("a...,b->ab").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("position 2"), "{}", e[0]);
     }
 
     #[test]

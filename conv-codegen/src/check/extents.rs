@@ -2,15 +2,16 @@
 //! whether fixed windows and pads fit fixed inputs.
 
 use super::SizeLocs;
-use crate::ast::{KernelAst, Statement};
+use crate::ast::{KernelAst, Loc, Statement, UnfoldAst};
 use crate::diag::Errors;
-use crate::kernel::{Kernel, Misfit};
+use crate::kernel::{Kernel, Misfit, Pad};
 
 pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, errors: &mut Errors) {
     let unfolds = ast.statements.iter().filter_map(|s| match s {
         Statement::Unfold(u) => Some(u),
         _ => None,
     });
+    // Only called when every unfold passed, so windows and unfold statements pair up.
     for (window, unfold) in kernel.windows.iter().zip(unfolds) {
         let k = window.window;
         let elsewhere = kernel
@@ -28,27 +29,53 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
             );
             continue;
         }
-        let (Some(taps), Some(&len)) = (fixed_window, kernel.sizes.get(&window.axis)) else {
+        let Some(&len) = kernel.sizes.get(&window.axis) else {
             continue;
+        };
+        // An explicit pad fits an input or not whatever the window: with the window's
+        // extent unknown, one tap checks the pad alone (one tap never overhangs a
+        // non-empty input).
+        let taps = match (fixed_window, window.pad) {
+            (Some(taps), _) => taps,
+            (None, Pad::Explicit { .. }) => 1,
+            (None, Pad::Same) => continue,
         };
         let name = &kernel.operands[window.operand].name;
         let a = window.axis;
-        let message = match window.geometry(len, taps) {
+        let (at, message) = match window.geometry(len, taps) {
             Ok(_) => continue,
-            Err(Misfit::TooShort { padded, span }) => format!(
-                "the window '{k}' spans {span} positions but `{name}.{a}` is {len} long ({padded} with padding): \
-                 make the window smaller or pad more"
+            Err(Misfit::TooShort { padded, span }) => (
+                size_locs.get(&k).copied().unwrap_or(size_locs[&a]),
+                format!(
+                    "the window '{k}' spans {span} positions but `{name}.{a}` is {len} long ({padded} with padding): \
+                     make the window smaller or pad more"
+                ),
             ),
-            Err(Misfit::PadTooLarge { pad, max }) => format!(
-                "{} padding of {pad} is too large for `{name}.{a}` of length {len} (at most {max}): \
-                 pad less or use `mode = zeros` or `mode = replicate`",
-                window.mode.name()
+            Err(Misfit::PadTooLarge { pad, max }) => (
+                pad_loc(unfold).unwrap_or(size_locs[&a]),
+                format!(
+                    "{} padding of {pad} is too large for `{name}.{a}` of length {len} (at most {max}): \
+                     pad less or use `mode = zeros` or `mode = replicate`",
+                    window.mode.name()
+                ),
             ),
-            Err(Misfit::Overflow) => format!(
-                "the window '{k}' over `{name}.{a}` needs lengths larger than usize holds: lower the sizes"
+            Err(Misfit::Overflow) => (
+                size_locs[&a],
+                format!(
+                    "the window '{k}' over `{name}.{a}` needs lengths larger than usize holds: lower the sizes or the pad"
+                ),
             ),
             Err(Misfit::EmptyWindow) => continue, // `size 0` is rejected where it is written
         };
-        errors.push(size_locs[&k], message);
+        errors.push(at, message);
     }
+}
+
+/// Where the unfold's `pad` value was written.
+fn pad_loc(unfold: &UnfoldAst) -> Option<Loc> {
+    unfold
+        .options
+        .iter()
+        .find(|o| o.key.value == "pad")
+        .map(|o| o.value.loc)
 }

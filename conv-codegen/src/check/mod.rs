@@ -44,15 +44,14 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
         );
         return Err(errors.into_vec());
     }
-    for (position, axis) in subscripts.output.iter().enumerate() {
+    for (axis, position) in subscripts.output.iter().zip(&subscripts.output_positions) {
         if !subscripts.inputs.iter().any(|s| s.contains(axis)) {
             errors.push(
                 ast.spec.loc,
                 format!(
-                    "output axis '{axis}' (letter {} of the output \"{}\") occurs in no input: \
-                     every output axis must be an axis of some operand",
-                    position + 1,
-                    subscripts.output.iter().collect::<String>()
+                    "output axis '{axis}' (position {position} of the spec \"{}\") occurs in no input: \
+                     remove it from the output or add it to an input's subscript",
+                    ast.spec.value
                 ),
             );
         }
@@ -135,5 +134,5 @@ pub(crate) fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Where each `size` was written, for errors that a fixed extent causes.
+/// Where the extent of each `size` was written, for errors that a fixed extent causes.
 pub(crate) type SizeLocs = BTreeMap<char, Loc>;

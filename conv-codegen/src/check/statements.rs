@@ -7,6 +7,8 @@ use crate::kernel::{Dtype, Kernel, Pad, PadMode, Window};
 
 pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -> SizeLocs {
     let mut size_locs = SizeLocs::new();
+    // Every axis a `size` names, whether its extent is valid or not.
+    let mut sized = std::collections::BTreeSet::new();
     let mut bias_seen = false;
     let mut dtype_seen = false;
     for statement in &ast.statements {
@@ -21,7 +23,7 @@ pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -
                     let Some(axis) = known_axis(&entry.axis, kernel, errors) else {
                         continue;
                     };
-                    if size_locs.contains_key(&axis) {
+                    if !sized.insert(axis) {
                         errors.push(
                             entry.axis.loc,
                             format!("the size of '{axis}' is already fixed: fix each axis once"),
@@ -32,7 +34,7 @@ pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -
                             format!("size 0 for '{axis}' leaves nothing to compute: write an extent of at least 1, or leave it to run time"),
                         );
                     } else if let Ok(extent) = usize::try_from(entry.extent.value) {
-                        size_locs.insert(axis, entry.axis.loc);
+                        size_locs.insert(axis, entry.extent.loc);
                         kernel.sizes.insert(axis, extent);
                     } else {
                         errors.push(entry.extent.loc, "this size does not fit in usize");
@@ -91,12 +93,13 @@ fn known_axis(axis: &Located<String>, kernel: &Kernel, errors: &mut Errors) -> O
     if kernel.axes().contains(&letter) {
         Some(letter)
     } else {
-        let all: String = kernel.axes().iter().collect();
+        let all: Vec<String> = kernel.axes().iter().map(|a| a.to_string()).collect();
         errors.push(
             axis.loc,
             format!(
-                "unknown axis '{letter}': the spec \"{}\" has the axes {all}",
-                kernel.spec
+                "unknown axis '{letter}': write one of the axes of the spec \"{}\": {}",
+                kernel.spec,
+                all.join(", ")
             ),
         );
         None
@@ -189,12 +192,27 @@ fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Op
         } else if other.window == window {
             errors.push(unfold.window.loc, format!("'{window}' is already the window of `{}.{}`: each unfold needs its own window axis", kernel.operands[other.operand].name, other.axis));
             ok = false;
-        } else if other.window == axis || other.axis == window {
-            errors.push(unfold.axis.loc, "an unfold cannot use the window axis of another unfold: windows of windows are not supported");
+        } else if other.window == axis {
+            errors.push(
+                unfold.axis.loc,
+                format!(
+                    "'{axis}' is the window axis of `{}.{}`: windows of windows are not supported, unfold an axis that is not a window",
+                    kernel.operands[other.operand].name, other.axis
+                ),
+            );
+            ok = false;
+        } else if other.axis == window {
+            errors.push(
+                unfold.window.loc,
+                format!(
+                    "'{window}' is unfolded by `unfold {}.{window} by {}`: windows of windows are not supported, name the window with an axis that is not unfolded",
+                    kernel.operands[other.operand].name, other.window
+                ),
+            );
             ok = false;
         }
     }
-    ok.then(|| Window {
+    ok.then_some(Window {
         operand,
         axis,
         window,
