@@ -23,6 +23,9 @@ pub fn derivation(program: &Program) -> String {
         let _ = writeln!(out, "operand {}: [{}]", op.name, axis_list(&op.physical));
         for window in kernel.windows_on(i) {
             let _ = writeln!(out, "  {}", unfold_text(kernel, window));
+            if let Some(same) = same_pad_formula(kernel, window) {
+                let _ = writeln!(out, "    {same}");
+            }
         }
     }
     if let Some(bias) = kernel.bias {
@@ -83,19 +86,24 @@ pub fn gradient_text(kernel: &Kernel, gradient: &Gradient) -> String {
     }
 }
 
-/// How one position `p` of the input gathers its gradient, e.g.
-/// `fold x.h by k: p gathers h = (q - k) / 2 for k ≡ q (mod 2), q = p + 2`.
+/// How one position of the input gathers its gradient, e.g.
+/// `fold x.h by k: position p_k gathers h = (q_k - k) / 2 for k ≡ q_k (mod 2), q_k = p_k + 2, 0 <= h < len(h)`:
+/// input position `p_k` is copied to padded position `q_k`, which tap `k` of view
+/// position `h` reads when `q_k = h*stride + k*dilation`. The positions are named after
+/// the window, as in the generated code: unlike `p` and `q` they cannot be taken for
+/// axes (single letters), and each unfold has its own window.
 pub fn fold_text(kernel: &Kernel, fold: &FoldAxis) -> String {
     let w = &fold.window;
     let (a, k) = (w.axis, w.window);
+    let (p, q) = (format!("p_{k}"), format!("q_{k}"));
     let name = &kernel.operands[w.operand].name;
     let offset = match w.dilation {
         1 => format!("{k}"),
         d => format!("{k}*{d}"),
     };
     let position = match w.stride {
-        1 => format!("{a} = q - {offset}"),
-        s => format!("{a} = (q - {offset}) / {s}"),
+        1 => format!("{a} = {q} - {offset}"),
+        s => format!("{a} = ({q} - {offset}) / {s}"),
     };
     let inv = match fold.inverse {
         1 => String::new(),
@@ -103,45 +111,235 @@ pub fn fold_text(kernel: &Kernel, fold: &FoldAxis) -> String {
     };
     let taps = match (fold.step, fold.gcd) {
         (1, 1) => format!("every {k}"),
-        (1, g) => format!("every {k} if q ≡ 0 (mod {g})"),
-        (s, 1) => format!("{k} ≡ {inv}q (mod {s})"),
-        (s, g) => format!("{k} ≡ {inv}(q / {g}) (mod {s}) if q ≡ 0 (mod {g})"),
+        (1, g) => format!("every {k} if {q} ≡ 0 (mod {g})"),
+        (s, 1) => format!("{k} ≡ {inv}{q} (mod {s})"),
+        (s, g) => format!("{k} ≡ {inv}({q} / {g}) (mod {s}) if {q} ≡ 0 (mod {g})"),
     };
-    let copies = match (w.mode, w.pad) {
-        (PadMode::Zeros, Pad::Explicit { lo, .. }) => format!("q = p + {lo}"),
-        (PadMode::Zeros, Pad::Same) => "q = p + pad_lo".to_string(),
-        (mode, _) => format!(
-            "q = every padded position that is a {} copy of p",
-            mode.name()
+    let copies = copies_text(kernel, w);
+    format!(
+        "fold {name}.{a} by {k}: position {p} gathers {position} for {taps}, {copies}, 0 <= {a} < len({a})"
+    )
+}
+
+/// The padded positions `q_k` that hold a copy of input position `p_k`: `q_k = p_k + lo`
+/// and, for modes other than zeros, the border positions that repeat `p_k`, each with
+/// the condition on `p_k` under which it exists (e.g. `q_k = 2 - p_k (1 <= p_k <= 2)` for
+/// reflect). `pad = same` writes the pads as `pad_lo(x.h)` and `pad_hi(x.h)` (see
+/// [`same_pad_formula`]).
+fn copies_text(kernel: &Kernel, w: &Window) -> String {
+    let k = w.window;
+    let (p, q) = (format!("p_{k}"), format!("q_{k}"));
+    let input = format!("{}.{}", kernel.operands[w.operand].name, w.axis);
+    let len = match kernel.sizes.get(&w.axis) {
+        Some(&n) => Lin::constant(n as i128),
+        None => Lin::symbol(&input),
+    };
+    let (lo, hi) = match w.pad {
+        Pad::Explicit { lo, hi } => (Lin::constant(lo as i128), Lin::constant(hi as i128)),
+        Pad::Same => (
+            Lin::symbol(&format!("pad_lo({input})")),
+            Lin::symbol(&format!("pad_hi({input})")),
         ),
     };
-    format!(
-        "fold {name}.{a} by {k}: position p gathers {position} for {taps}, {copies}, 0 <= {a} < len({a})"
-    )
+    let at = Lin::position();
+    let one = Lin::constant(1);
+    let show = |e: &Lin| e.render(&p);
+    let mut copies = vec![format!("{q} = {}", show(&at.plus(&lo)))];
+    // A side with no padding has no border to copy from.
+    let (below, above) = (!lo.is_zero(), !hi.is_zero());
+    match w.mode {
+        PadMode::Zeros => {}
+        PadMode::Reflect => {
+            if below {
+                let lo_ = show(&lo);
+                copies.push(format!(
+                    "{q} = {} (1 <= {p} <= {lo_})",
+                    show(&lo.minus(&at))
+                ));
+            }
+            if above {
+                // q = lo + 2*(len - 1) - p, for len - 1 - hi <= p <= len - 2.
+                let to = lo.plus(&len.times(2)).minus(&Lin::constant(2)).minus(&at);
+                let first = show(&len.minus(&one).minus(&hi));
+                let last = show(&len.minus(&Lin::constant(2)));
+                copies.push(format!("{q} = {} ({first} <= {p} <= {last})", show(&to)));
+            }
+        }
+        PadMode::Replicate => {
+            if below {
+                copies.push(format!("0 <= {q} < {} ({p} = 0)", show(&lo)));
+            }
+            if above {
+                let end = len.plus(&lo);
+                let (from, to) = (show(&end), show(&end.plus(&hi)));
+                let last = show(&len.minus(&one));
+                copies.push(format!("{from} <= {q} < {to} ({p} = {last})"));
+            }
+        }
+        PadMode::Circular => {
+            if below {
+                let to = show(&at.plus(&lo).minus(&len));
+                copies.push(format!("{q} = {to} ({p} >= {})", show(&len.minus(&lo))));
+            }
+            if above {
+                let to = show(&at.plus(&lo).plus(&len));
+                copies.push(format!("{q} = {to} ({p} < {})", show(&hi)));
+            }
+        }
+    }
+    copies.join(" or ")
+}
+
+/// How `pad = same` splits the padding of an unfolded axis, as TensorFlow does:
+/// `pad(x.h) = ..., pad_lo(x.h) = floor(pad(x.h) / 2), pad_hi(x.h) = pad(x.h) - pad_lo(x.h)`
+/// with `pad(x.h)` the total padding that makes the output `ceil(len / stride)` long. `None`
+/// for explicit pads.
+pub fn same_pad_formula(kernel: &Kernel, w: &Window) -> Option<String> {
+    if w.pad != Pad::Same {
+        return None;
+    }
+    let a = format!("{}.{}", kernel.operands[w.operand].name, w.axis);
+    let input = input_length(kernel, w);
+    let span = window_span(kernel, w);
+    let total = match w.stride {
+        1 => span,
+        s => format!("max(0, (ceil({input} / {s}) - 1)*{s} + {span} + 1 - {input})"),
+    };
+    Some(format!(
+        "pad({a}) = {total}, pad_lo({a}) = floor(pad({a}) / 2), pad_hi({a}) = pad({a}) - pad_lo({a})"
+    ))
+}
+
+/// The input length along an unfolded axis: its `size` or the operand's extent.
+fn input_length(kernel: &Kernel, w: &Window) -> String {
+    match kernel.sizes.get(&w.axis) {
+        Some(n) => format!("{n}"),
+        None => format!("{}.{}", kernel.operands[w.operand].name, w.axis),
+    }
+}
+
+/// `dilation * (window - 1)`: how far the last tap of a window is from the first.
+fn window_span(kernel: &Kernel, w: &Window) -> String {
+    let taps = match kernel.sizes.get(&w.window) {
+        Some(n) => format!("{n}"),
+        None => w.window.to_string(),
+    };
+    match w.dilation {
+        1 => format!("({taps} - 1)"),
+        d => format!("{d}*({taps} - 1)"),
+    }
+}
+
+/// A small linear expression in the input position and named lengths, for the fold
+/// text: `p_k + 2`, `2*x.h - 1 - p_k`. The position comes first when it is added, last
+/// when it is subtracted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Lin {
+    /// The coefficient of the input position.
+    position: i128,
+    terms: Vec<(i128, String)>,
+    constant: i128,
+}
+
+impl Lin {
+    fn constant(c: i128) -> Lin {
+        Lin {
+            position: 0,
+            terms: Vec::new(),
+            constant: c,
+        }
+    }
+
+    fn symbol(name: &str) -> Lin {
+        Lin {
+            terms: vec![(1, name.to_string())],
+            ..Lin::constant(0)
+        }
+    }
+
+    fn position() -> Lin {
+        Lin {
+            position: 1,
+            ..Lin::constant(0)
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        *self == Lin::constant(0)
+    }
+
+    fn plus(&self, other: &Lin) -> Lin {
+        let mut out = self.clone();
+        out.position += other.position;
+        for (c, name) in &other.terms {
+            match out.terms.iter_mut().find(|(_, n)| n == name) {
+                Some(term) => term.0 += c,
+                None => out.terms.push((*c, name.clone())),
+            }
+        }
+        out.terms.retain(|(c, _)| *c != 0);
+        out.constant += other.constant;
+        out
+    }
+
+    fn times(&self, k: i128) -> Lin {
+        Lin {
+            position: self.position * k,
+            terms: self.terms.iter().map(|(c, n)| (c * k, n.clone())).collect(),
+            constant: self.constant * k,
+        }
+    }
+
+    fn minus(&self, other: &Lin) -> Lin {
+        self.plus(&other.times(-1))
+    }
+
+    /// The expression with the input position called `position`.
+    fn render(&self, position: &str) -> String {
+        let mut parts: Vec<(i128, &str)> = Vec::new();
+        if self.position > 0 {
+            parts.push((self.position, position));
+        }
+        parts.extend(self.terms.iter().map(|(c, n)| (*c, n.as_str())));
+        if self.constant != 0 {
+            parts.push((self.constant, ""));
+        }
+        if self.position < 0 {
+            parts.push((self.position, position));
+        }
+        if parts.is_empty() {
+            return "0".to_string();
+        }
+        let mut out = String::new();
+        for (i, (c, name)) in parts.into_iter().enumerate() {
+            out.push_str(match (i, c < 0) {
+                (0, true) => "-",
+                (0, false) => "",
+                (_, true) => " - ",
+                (_, false) => " + ",
+            });
+            match (c.unsigned_abs(), name.is_empty()) {
+                (m, true) => out.push_str(&m.to_string()),
+                (1, false) => out.push_str(name),
+                (m, false) => out.push_str(&format!("{m}*{name}")),
+            }
+        }
+        out
+    }
 }
 
 /// The extent of an axis in terms of the arguments' shapes, e.g.
 /// `floor((x.h + 4 - (k - 1) - 1) / 2) + 1` for an unfolded axis.
 pub fn extent_formula(kernel: &Kernel, axis: char) -> String {
     if let Some(window) = kernel.windows.iter().find(|w| w.axis == axis) {
-        let input = match kernel.sizes.get(&axis) {
-            Some(n) => format!("{n}"),
-            None => format!("{}.{axis}", kernel.operands[window.operand].name),
-        };
-        let k = window.window;
-        let taps = match kernel.sizes.get(&k) {
-            Some(n) => format!("{n}"),
-            None => k.to_string(),
-        };
-        let span = match window.dilation {
-            1 => format!("({taps} - 1)"),
-            d => format!("{d}*({taps} - 1)"),
-        };
+        let input = input_length(kernel, window);
+        let span = window_span(kernel, window);
         return match window.pad {
             Pad::Same if window.stride == 1 => input,
             Pad::Same => format!("ceil({input} / {})", window.stride),
             Pad::Explicit { lo, hi } => {
-                let padded = match lo + hi {
+                // In u128: two pads near usize::MAX must not overflow the text.
+                let padded = match lo as u128 + hi as u128 {
                     0 => input,
                     p => format!("{input} + {p}"),
                 };
