@@ -139,7 +139,7 @@ fn forward_fns(program: &Program) -> TokenStream {
         None => (None, None, None, None, None),
     };
     let doc = format!(
-        "`y = \"{}\"`{}: the forward result, or the first shape mismatch found.",
+        " `y = \"{}\"`{}: the forward result, or the first shape mismatch found.",
         program.forward.einsum(),
         kernel
             .bias
@@ -147,6 +147,7 @@ fn forward_fns(program: &Program) -> TokenStream {
     );
     let kernel_fn = kernel_name(kernel, None);
     quote! {
+        /// The core of [`forward`], on views of fixed rank.
         fn forward_views(#(#view_params,)* #bias_view) -> ::core::result::Result<#out_ty, ::conv_runtime::ShapeError> {
             let extents = extents(&[#(#names.shape()),*])?;
             let shape = #shape;
@@ -179,7 +180,7 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
     let grad_y_generic = api.as_array(api.out_rank());
     let kernel_fn = kernel_name(kernel, Some(gradient.wrt));
     let doc = format!(
-        "`{}`: the gradient of `<y, grad_y>`, derived from the spec.",
+        " `{}`: the gradient of `<y, grad_y>`, derived from the spec.",
         text::gradient_text(kernel, gradient)
     );
     let Wrt::Operand(target) = gradient.wrt else {
@@ -243,8 +244,12 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
     let result_name = format!("grad_{target_name}");
     let axes = &kernel.operands[target].physical;
     let shape_doc =
-        format!("`{target_name}` is the shape of the operand; its values are not needed.");
+        format!(" `{target_name}` is the shape of the operand; its values are not needed.");
+    let views_doc = format!(" The core of [`{public}`], on views of fixed rank.");
+    let into_doc =
+        format!(" As [`{public}`], writing the result into `out`, which must have its shape.");
     quote! {
+        #[doc = #views_doc]
         fn #views_fn(#(#view_params,)* grad_y: #grad_y_view) -> ::core::result::Result<#array, ::conv_runtime::ShapeError> {
             let extents = extents(&[#(#shapes),*])?;
             #private::check_tensor(&extents, "grad_y", &[#(#out_axes),*], grad_y.shape())?;
@@ -260,7 +265,7 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
             #views_fn(#(#converted,)* grad_y.into())
         }
 
-        #[doc = concat!("As [`", stringify!(#public), "`], writing the result into `out`, which must have its shape.")]
+        #[doc = #into_doc]
         pub fn #into<'a>(#(#generic_params,)* grad_y: #grad_y_generic, mut out: #out_mut) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
             let grad = #views_fn(#(#converted,)* grad_y.into())?;
             #private::write_into(&[#(#axes),*], &grad, &mut out)

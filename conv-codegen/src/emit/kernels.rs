@@ -80,7 +80,7 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
             crate::text::gradient_text(kernel, gradient),
         ),
     };
-    let doc = format!("Computes {doc} into the zeroed row-major `out`.");
+    let doc = format!(" Computes `{doc}` into the zeroed row-major `out`.");
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]

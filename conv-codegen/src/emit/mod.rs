@@ -75,6 +75,7 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
             /// The element type of operands, results and gradients.
             pub type Elem = #elem;
 
+            /// The kernel, rebuilt from `SOURCE` on first use, that shapes are checked against.
             static KERNEL: ::std::sync::OnceLock<#private::Kernel> = ::std::sync::OnceLock::new();
 
             /// Every extent, from the operands' shapes, or the first mismatch.
