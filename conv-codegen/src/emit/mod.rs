@@ -4,6 +4,7 @@ mod api;
 mod kernels;
 mod names;
 mod nest;
+mod stub;
 
 use crate::parse::{parse_tokens, ParsedKernel, Spans};
 use crate::{compile, ir::Program, text};
@@ -33,7 +34,7 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
             Ok(program) => items.extend(module(kernel, &program)),
             Err(diagnostics) => {
                 errors.extend(diagnostics.iter().map(|d| error_at(&parsed.spans, d)));
-                items.extend(stub(kernel));
+                items.extend(stub::stub(kernel));
             }
         }
     }
@@ -95,11 +96,4 @@ pub(crate) fn elem(kernel: &crate::kernel::Kernel) -> TokenStream {
         crate::kernel::Dtype::F32 => quote!(f32),
         crate::kernel::Dtype::F64 => quote!(f64),
     }
-}
-
-/// An empty module under the kernel's name, so the user sees the real error only.
-fn stub(kernel: &ParsedKernel) -> TokenStream {
-    let vis = &kernel.vis;
-    let name = syn::Ident::new(&kernel.ast.name.value, proc_macro2::Span::call_site());
-    quote! { #vis mod #name {} }
 }

@@ -1,0 +1,7 @@
+use conv_runtime::conv_kernel;
+
+conv_kernel! {
+    matmul(a, grad_y) = "ij,jk->ik";
+}
+
+fn main() {}

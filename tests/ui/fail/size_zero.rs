@@ -1,0 +1,7 @@
+use conv_runtime::conv_kernel;
+
+conv_kernel! {
+    conv1d(x, weight) = "nclk,dck->ndl" { unfold x.l by k; size k = 0; }
+}
+
+fn main() {}
