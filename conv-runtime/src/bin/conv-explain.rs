@@ -122,8 +122,8 @@ fn fold_note(program: &Program, gradient: &Gradient) -> String {
     let list: Vec<String> = axes.chars().map(String::from).collect();
     format!(
         "  In grad_{name} = fold_{axes}(e), e is the gradient of {name}'s unfolded view. It is folded\n  \
-         back onto {name} along {} in gather form: each position p of {name} sums the window\n  \
-         entries that read it, those at padded position q = a*stride + k*dilation.",
+         back onto {name} along {} in gather form: each position p_k of {name} sums the window\n  \
+         entries that read it, those at padded position q_k = a*stride + k*dilation.",
         list.join(", ")
     )
 }
