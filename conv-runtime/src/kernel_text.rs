@@ -55,7 +55,18 @@ pub fn compile_text(text: &str) -> Result<Vec<Program>, TextErrors> {
         .map(|e| located(e.span(), e.to_string()))
         .collect();
     let mut programs = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     for kernel in &parsed.kernels {
+        let name = &kernel.ast.name;
+        if names.contains(&name.value.as_str()) {
+            let message = format!(
+                "a kernel named `{}` is already declared: rename one",
+                name.value
+            );
+            errors.push(located(parsed.spans.span(name.loc), message));
+            continue;
+        }
+        names.push(&name.value);
         match conv_codegen::compile(&kernel.ast) {
             Ok(program) => programs.push(program),
             Err(diagnostics) => errors.extend(
