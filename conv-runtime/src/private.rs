@@ -98,6 +98,14 @@ pub fn write_into<T: Clone, D: Dimension>(
     result: &Array<T, D>,
     out: &mut ndarray::ArrayViewMut<'_, T, D>,
 ) -> Result<(), ShapeError> {
+    // Only dynamic-rank (IxDyn) arrays can differ in rank here; `assign` would panic.
+    if out.ndim() != result.ndim() {
+        return Err(ShapeError::Rank {
+            operand: "out".to_string(),
+            expected: result.ndim(),
+            actual: out.ndim(),
+        });
+    }
     for ((&axis, &expected), &actual) in axes.iter().zip(result.shape()).zip(out.shape()) {
         if expected != actual {
             return Err(ShapeError::Extent {

@@ -273,7 +273,8 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
     }
 }
 
-/// `grad_bias(grad_y)`: needs no operand, and cannot fail.
+/// `grad_bias(grad_y)`: needs no operand, and fails only for a `grad_y` of the wrong
+/// rank, which only the dynamic-rank arrays of outputs beyond 6 axes can have.
 fn bias_fns(api: &Api<'_>, doc: &str) -> TokenStream {
     let Some(bias_axis) = api.kernel.bias else {
         return TokenStream::new();
@@ -285,23 +286,25 @@ fn bias_fns(api: &Api<'_>, doc: &str) -> TokenStream {
     let kernel_fn = kernel_name(api.kernel, Some(Wrt::Bias));
     let d = api.view_mut(1);
     let array = api.array_type(1);
+    let rank = api.out_rank();
     quote! {
-        fn grad_bias_views(grad_y: #grad_y_view) -> #array {
+        fn grad_bias_views(grad_y: #grad_y_view) -> ::core::result::Result<#array, ::conv_runtime::ShapeError> {
+            #private::fixed_shape::<#rank>("grad_y", grad_y.shape())?;
             let extents = #private::output_extents(&[#(#out_axes),*], grad_y.shape());
             let shape = [extents.of(#bias_axis)];
             let mut out = #private::zeros(&shape);
             #kernel_fn(&extents, grad_y.view(), &mut out, &[1]);
-            <#array>::from(out)
+            ::core::result::Result::Ok(<#array>::from(out))
         }
 
         #[doc = #doc]
-        pub fn grad_bias<'a>(grad_y: #grad_y_generic) -> #array {
+        pub fn grad_bias<'a>(grad_y: #grad_y_generic) -> ::core::result::Result<#array, ::conv_runtime::ShapeError> {
             grad_bias_views(grad_y.into())
         }
 
         /// As [`grad_bias`], writing the result into `out`, which must have its shape.
         pub fn grad_bias_into<'a>(grad_y: #grad_y_generic, mut out: #d) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
-            #private::write_into(&[#bias_axis], &grad_bias_views(grad_y.into()), &mut out)
+            #private::write_into(&[#bias_axis], &grad_bias_views(grad_y.into())?, &mut out)
         }
     }
 }
@@ -343,7 +346,7 @@ fn backward(program: &Program) -> TokenStream {
             (
                 Some(quote!(/// The gradient of the bias.
                     pub bias: #ty,)),
-                Some(quote!(bias: grad_bias_views(grad_y.view()),)),
+                Some(quote!(bias: grad_bias_views(grad_y.view())?,)),
             )
         }
         None => (None, None),
@@ -390,6 +393,7 @@ fn kernel_impl(program: &Program) -> TokenStream {
     };
     let all = convert(None);
     let out_d = dim(api.out_rank());
+    let out_axes = &kernel.output;
     let forward_call = match kernel.bias {
         Some(_) => quote! {
             let bias = match bias {
@@ -407,7 +411,13 @@ fn kernel_impl(program: &Program) -> TokenStream {
     };
     let arms = program.gradients.iter().map(|g| match g.wrt {
         Wrt::Bias => quote! {
-            ::conv_runtime::Wrt::Bias => ::core::result::Result::Ok(grad_bias_views(grad_y).into_dyn()),
+            ::conv_runtime::Wrt::Bias => {
+                // Like the interpreter: grad_y must fit the operands.
+                #(#all)*
+                let extents = extents(&[#(#names.shape()),*])?;
+                #private::check_tensor(&extents, "grad_y", &[#(#out_axes),*], grad_y.shape())?;
+                grad_bias_views(grad_y).map(|g| g.into_dyn())
+            }
         },
         Wrt::Operand(target) => {
             let converts = convert(Some(target));
