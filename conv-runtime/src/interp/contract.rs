@@ -3,6 +3,7 @@
 use super::dense::{for_each_point, Dense};
 use crate::padding;
 use crate::shapes::Extents;
+use crate::ShapeError;
 use conv_codegen::ir::{Contraction, Index, Source};
 use conv_codegen::kernel::{Geometry, Kernel, PadMode};
 
@@ -19,14 +20,16 @@ enum Plan {
     },
 }
 
-/// `result[output] = sum over the other axes of the product of the inputs`, in f64.
+/// `result[output] = sum over the other axes of the product of the inputs`, in f64;
+/// `TooLarge` naming `name` when the result cannot be allocated.
 pub(crate) fn contract(
     contraction: &Contraction,
     kernel: &Kernel,
     extents: &Extents,
     operands: &[Dense],
     grad_y: Option<&Dense>,
-) -> Dense {
+    name: &str,
+) -> Result<Dense, ShapeError> {
     let mut loop_axes = contraction.output.clone();
     for input in &contraction.inputs {
         for &axis in &input.view {
@@ -65,7 +68,7 @@ pub(crate) fn contract(
             Source::GradOutput => grad_y.expect("gradients are evaluated with grad_y"),
         })
         .collect();
-    let mut result = Dense::zeros(extents.shape(&contraction.output));
+    let mut result = Dense::zeros(extents.shape(&contraction.output), name)?;
     let out_rank = contraction.output.len();
     for_each_point(&extents.shape(&loop_axes), |point| {
         let mut product = 1.0;
@@ -96,7 +99,7 @@ pub(crate) fn contract(
         let offset: usize = (0..out_rank).map(|d| point[d] * result.strides[d]).sum();
         result.data[offset] += product;
     });
-    result
+    Ok(result)
 }
 
 /// The geometry resolved for an unfold of the kernel.

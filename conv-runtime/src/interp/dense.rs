@@ -1,44 +1,78 @@
-//! A dense row-major f64 tensor: what the interpreter computes on, whatever the element
+//! A dense (row-major) f64 tensor: what the interpreter computes on, whatever the element
 //! type and the strides of the arguments.
 
 use crate::{Element, ShapeError};
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Dense {
     pub data: Vec<f64>,
     pub shape: Vec<usize>,
+    /// Row-major, except that a broadcast axis of a copied view has stride 0.
     pub strides: Vec<usize>,
 }
 
 impl Dense {
-    pub fn zeros(shape: Vec<usize>) -> Self {
-        let count = shape.iter().product();
+    /// A zero tensor; `TooLarge` naming `name` when it cannot be allocated.
+    pub fn zeros(shape: Vec<usize>, name: &str) -> Result<Self, ShapeError> {
+        let count = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+        let mut data = allocate(count, name, &shape)?;
+        data.resize(count.unwrap_or(0), 0.0); // `allocate` succeeded: count is Some
         let strides = row_major_strides(&shape);
-        Dense {
-            data: vec![0.0; count],
+        Ok(Dense {
+            data,
             shape,
             strides,
-        }
+        })
     }
 
-    /// Copies a view of any strides, in logical (row-major) order.
-    pub fn from_view<T: Element>(view: &ArrayViewD<T>) -> Self {
+    /// Copies a view of any strides, in logical (row-major) order. Axes of stride 0
+    /// (broadcasts) are not repeated but keep stride 0, so a huge broadcast view costs
+    /// no more than the elements it aliases.
+    pub fn from_view<T: Element>(view: &ArrayViewD<T>, name: &str) -> Result<Self, ShapeError> {
         let shape = view.shape().to_vec();
-        Dense {
-            data: view.iter().map(|v| v.to_f64()).collect(),
-            strides: row_major_strides(&shape),
-            shape,
+        let broadcast: Vec<bool> = view.strides().iter().map(|&s| s == 0).collect();
+        let mut stored = view.view();
+        if !shape.contains(&0) {
+            for (axis, _) in broadcast.iter().enumerate().filter(|(_, &b)| b) {
+                stored.collapse_axis(Axis(axis), 0);
+            }
         }
+        let mut data = allocate(Some(stored.len()), name, &shape)?;
+        data.extend(stored.iter().map(|v| v.to_f64()));
+        let mut strides = row_major_strides(stored.shape());
+        for (stride, _) in strides.iter_mut().zip(&broadcast).filter(|(_, &b)| b) {
+            *stride = 0;
+        }
+        Ok(Dense {
+            data,
+            shape,
+            strides,
+        })
     }
 
+    /// The tensor as an array (of a tensor with row-major strides, as `zeros` makes).
     pub fn into_array<T: Element>(self, name: &str) -> Result<ArrayD<T>, ShapeError> {
         let shape = self.shape.clone();
         let data = self.data.into_iter().map(T::from_f64).collect();
-        ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|_| ShapeError::TooLarge {
-            operand: name.to_string(),
-            what: format!("a tensor of shape {shape:?}"),
-        })
+        ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|_| too_large(name, &shape))
+    }
+}
+
+/// An empty buffer with room for `count` (`None`: more than usize) f64s, or `TooLarge`
+/// when the allocator refuses: never a panic or an abort on a huge request.
+fn allocate(count: Option<usize>, name: &str, shape: &[usize]) -> Result<Vec<f64>, ShapeError> {
+    let mut data = Vec::new();
+    match count.map(|count| data.try_reserve_exact(count)) {
+        Some(Ok(())) => Ok(data),
+        _ => Err(too_large(name, shape)),
+    }
+}
+
+fn too_large(name: &str, shape: &[usize]) -> ShapeError {
+    ShapeError::TooLarge {
+        operand: name.to_string(),
+        what: format!("a tensor of shape {shape:?}"),
     }
 }
 

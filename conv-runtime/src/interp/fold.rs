@@ -5,6 +5,7 @@ use super::contract::geometry_of;
 use super::dense::{for_each_point, Dense};
 use crate::padding;
 use crate::shapes::Extents;
+use crate::ShapeError;
 use conv_codegen::ir::FoldAxis;
 use conv_codegen::kernel::{Geometry, Kernel, Operand};
 
@@ -46,7 +47,8 @@ pub(crate) fn fold(
     folds: &[FoldAxis],
     kernel: &Kernel,
     extents: &Extents,
-) -> Dense {
+    name: &str,
+) -> Result<Dense, ShapeError> {
     let view_slot = |axis: char| operand.view.iter().position(|&a| a == axis).unwrap_or(0);
     let tables: Vec<FoldTable> = folds
         .iter()
@@ -71,7 +73,7 @@ pub(crate) fn fold(
         .filter(|(_, a)| !folds.iter().any(|f| f.window.axis == **a))
         .map(|(i, &a)| (i, view_slot(a)))
         .collect();
-    let mut grad = Dense::zeros(shape);
+    let mut grad = Dense::zeros(shape, name)?;
     let grad_strides = grad.strides.clone();
     for_each_point(&grad.shape.clone(), |point| {
         let base: usize = plain
@@ -98,5 +100,5 @@ pub(crate) fn fold(
         let at: usize = point.iter().zip(&grad_strides).map(|(p, s)| p * s).sum();
         grad.data[at] = sum;
     });
-    grad
+    Ok(grad)
 }

@@ -86,7 +86,7 @@ impl Interpreter {
         let bias = match (kernel.bias, bias) {
             (Some(axis), Some(b)) => {
                 check_tensor(&extents, "bias", &[axis], b.shape())?;
-                Some((axis, Dense::from_view(&b)))
+                Some((axis, Dense::from_view(&b, "bias")?))
             }
             (_, None) => None,
             (None, Some(_)) => {
@@ -96,15 +96,15 @@ impl Interpreter {
                 })
             }
         };
-        let dense: Vec<Dense> = operands.iter().map(Dense::from_view).collect();
-        let mut y = contract::contract(&self.program.forward, kernel, &extents, &dense, None);
+        let dense = self.copies(operands)?;
+        let mut y = contract::contract(&self.program.forward, kernel, &extents, &dense, None, "y")?;
         if let Some((axis, bias)) = bias {
             let d = kernel.output.iter().position(|&a| a == axis).unwrap_or(0);
             let shape = y.shape.clone();
             let strides = y.strides.clone();
             dense::for_each_point(&shape, |point| {
                 let at: usize = point.iter().zip(&strides).map(|(p, s)| p * s).sum();
-                y.data[at] += bias.data[point[d]];
+                y.data[at] += bias.data[point[d] * bias.strides[0]];
             });
         }
         y.into_array("y")
@@ -119,8 +119,9 @@ impl Interpreter {
     ) -> Result<ArrayD<T>, ShapeError> {
         let extents = self.resolve(operands)?;
         check_tensor(&extents, "grad_y", &self.kernel().output, grad_y.shape())?;
-        let dense: Vec<Dense> = operands.iter().map(Dense::from_view).collect();
-        self.gradient_dense(wrt, &extents, operands, &dense, &Dense::from_view(&grad_y))
+        let dense = self.copies(operands)?;
+        let grad_y = Dense::from_view(&grad_y, "grad_y")?;
+        self.gradient_dense(wrt, &extents, operands, &dense, &grad_y)
     }
 
     /// The gradients of every operand and of the bias.
@@ -131,8 +132,8 @@ impl Interpreter {
     ) -> Result<Grads<T>, ShapeError> {
         let extents = self.resolve(operands)?;
         check_tensor(&extents, "grad_y", &self.kernel().output, grad_y.shape())?;
-        let dense: Vec<Dense> = operands.iter().map(Dense::from_view).collect();
-        let grad_y = Dense::from_view(&grad_y);
+        let dense = self.copies(operands)?;
+        let grad_y = Dense::from_view(&grad_y, "grad_y")?;
         let mut grads = Grads {
             operands: Vec::new(),
             bias: None,
@@ -152,6 +153,16 @@ impl Interpreter {
         resolve(self.kernel(), &shapes)
     }
 
+    /// The operands in f64 (after `resolve`, so there is one per operand of the kernel).
+    fn copies<T: Element>(&self, operands: &[ArrayViewD<T>]) -> Result<Vec<Dense>, ShapeError> {
+        let names = self.kernel().operands.iter().map(|o| o.name.as_str());
+        operands
+            .iter()
+            .zip(names)
+            .map(|(view, name)| Dense::from_view(view, name))
+            .collect()
+    }
+
     fn gradient_dense<T: Element>(
         &self,
         wrt: Wrt,
@@ -167,19 +178,36 @@ impl Interpreter {
                 actual: operands.len(),
             });
         };
-        let view_grad =
-            contract::contract(&gradient.contraction, kernel, extents, dense, Some(grad_y));
+        let name = match wrt {
+            Wrt::Bias => "grad_bias".to_string(),
+            Wrt::Operand(i) => format!("grad_{}", kernel.operands[i].name),
+        };
+        let view_grad = contract::contract(
+            &gradient.contraction,
+            kernel,
+            extents,
+            dense,
+            Some(grad_y),
+            &name,
+        )?;
         match wrt {
-            Wrt::Bias => view_grad.into_array("grad_bias"),
+            Wrt::Bias => view_grad.into_array(&name),
             Wrt::Operand(i) => {
                 let operand = &kernel.operands[i];
-                let name = format!("grad_{}", operand.name);
                 if gradient.folds.is_empty() {
                     return view_grad.into_array(&name);
                 }
                 let shape = operands[i].shape().to_vec();
-                fold::fold(&view_grad, operand, shape, &gradient.folds, kernel, extents)
-                    .into_array(&name)
+                fold::fold(
+                    &view_grad,
+                    operand,
+                    shape,
+                    &gradient.folds,
+                    kernel,
+                    extents,
+                    &name,
+                )?
+                .into_array(&name)
             }
         }
     }
