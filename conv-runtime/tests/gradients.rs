@@ -29,61 +29,42 @@ fn views(arrays: &[ArrayD<f64>]) -> Vec<ArrayViewD<'_, f64>> {
     arrays.iter().map(|a| a.view()).collect()
 }
 
-/// Checks every gradient of one spec in f64 and the f32 interpreter against f64;
-/// returns the worst relative error of the gradient checks.
-fn check(text: &str, shapes: &[&[usize]]) -> f64 {
+/// Checks every gradient of one spec in f64 (printing the worst errors) and the f32
+/// interpreter against the f64 one.
+fn check(text: &str, shapes: &[&[usize]]) {
     let k = interp(text);
-    let inp = inputs(
-        &k,
-        shapes,
-        shapes.iter().flat_map(|s| s.iter()).sum::<usize>() as u64,
-    );
+    let seed = shapes.iter().flat_map(|s| s.iter()).sum::<usize>() as u64;
+    let inp = inputs(&k, shapes, seed);
     let report = check_interpreter(&k, &inp.operands, inp.bias.as_ref(), &inp.grad_y)
         .unwrap_or_else(|e| panic!("{text}: {e}"));
     let expected_entries = inp.operands.len() + usize::from(inp.bias.is_some());
     assert_eq!(report.entries.len(), expected_entries, "{text}");
     assert!(report.worst() < 1e-9, "{text}\n{report}");
-    // A gradient that is zero everywhere would pass both checks vacuously.
-    let grads = k
-        .backward(&views(&inp.operands), inp.grad_y.view())
-        .unwrap();
+    let (ops, gy) = (views(&inp.operands), inp.grad_y.view());
+    let grads = k.backward(&ops, gy.clone()).unwrap();
     for (i, g) in grads.operands.iter().enumerate() {
+        // A gradient that is zero everywhere would pass both checks vacuously.
         assert!(inner(g, g) > 0.0, "{text}: grad of operand {i} is 0");
-        let alone = k.gradient(Wrt::Operand(i), &views(&inp.operands), inp.grad_y.view());
-        assert_eq!(&alone.unwrap(), g, "{text}: gradient and backward differ");
+        let alone = k.gradient(Wrt::Operand(i), &ops, gy.clone()).unwrap();
+        assert_eq!(&alone, g, "{text}: gradient and backward differ");
     }
-    let f32_error = f32_agrees(&k, &inp);
-    println!("{:.2e} {f32_error:.2e} {text}", report.worst());
-    report.worst()
-}
-
-/// The f32 interpreter on the rounded inputs agrees with the f64 one on the exact inputs;
-/// returns the largest relative difference.
-fn f32_agrees(k: &Interpreter, inp: &Inputs) -> f64 {
+    // f32 on the rounded inputs against f64 on the exact ones.
     let o32: Vec<ArrayD<f32>> = inp.operands.iter().map(to_f32).collect();
     let v32: Vec<ArrayViewD<f32>> = o32.iter().map(|a| a.view()).collect();
     let b32 = inp.bias.as_ref().map(to_f32);
-    let gy32 = to_f32(&inp.grad_y);
-    let y64 = k.forward(&views(&inp.operands), inp.bias.as_ref().map(|b| b.view()));
     let y32 = k.forward(&v32, b32.as_ref().map(|b| b.view())).unwrap();
-    let mut worst = 0.0f64;
-    let mut close = |a: &ArrayD<f32>, e: &ArrayD<f64>, what: &str| {
-        let (_, rel) = max_error(&to_f64(a), e);
-        assert!(rel < 1e-5, "{}: f32 {what} off by {rel:e}", k.kernel().spec);
-        worst = worst.max(rel);
-    };
-    close(&y32, &y64.unwrap(), "forward");
-    let g64 = k
-        .backward(&views(&inp.operands), inp.grad_y.view())
+    let y64 = k
+        .forward(&ops, inp.bias.as_ref().map(|b| b.view()))
         .unwrap();
-    let g32 = k.backward(&v32, gy32.view()).unwrap();
-    for (a, e) in g32.operands.iter().zip(&g64.operands) {
-        close(a, e, "gradient");
-    }
-    if let (Some(a), Some(e)) = (&g32.bias, &g64.bias) {
-        close(a, e, "bias gradient");
-    }
-    worst
+    let g32 = k.backward(&v32, to_f32(&inp.grad_y).view()).unwrap();
+    let pairs = std::iter::once((&y32, &y64))
+        .chain(g32.operands.iter().zip(&grads.operands))
+        .chain(g32.bias.iter().zip(&grads.bias));
+    let f32_error = pairs.fold(0.0f64, |worst, (a, e)| {
+        worst.max(max_error(&to_f64(a), e).1)
+    });
+    assert!(f32_error < 1e-5, "{text}: f32 off by {f32_error:e}");
+    println!("{:.2e} {f32_error:.2e} {text}", report.worst());
 }
 
 #[test]
@@ -244,6 +225,20 @@ fn two_unfolded_operands() {
     check(text, &[&[5, 3], &[6, 2]]);
     let text = r#"k(a, b, c) = "lk,mj,kj->lm" { unfold a.l by k, pad = 1, mode = reflect; unfold b.m by j, dilation = 2; }"#;
     check(text, &[&[5], &[6], &[3, 2]]);
+    // Both windows slide along the same output axis.
+    let text = r#"k(a, b, c) = "lk,lj,kj->l" { unfold a.l by k, pad = 1;
+        unfold b.l by j, dilation = 2, pad = (2, 1), mode = circular; }"#;
+    check(text, &[&[5], &[4], &[3, 2]]);
+}
+
+/// A locally connected layer (a weight per output position) and a bias on a spatial axis.
+#[test]
+fn locally_connected_and_spatial_bias() {
+    let text =
+        r#"k(x, w) = "nclk,dclk->ndl" { unfold x.l by k, stride = 2, pad = 1, mode = reflect; }"#;
+    check(text, &[&[2, 2, 7], &[3, 2, 4, 3]]);
+    let text = r#"k(x, w) = "nclk,dck->ndl" { unfold x.l by k; bias l; size k = 3, c = 2; }"#;
+    check(text, &[&[2, 2, 7], &[3, 2, 3]]);
 }
 
 /// Finite differences called directly: the loss is linear in each operand, so the
