@@ -23,13 +23,21 @@ pub fn resolve(
     crate::shapes::resolve(kernel, shapes)
 }
 
-/// The elements of a view in row-major order, borrowed when the view already is.
-pub fn contiguous<'a, T: Clone, D: Dimension>(view: ArrayView<'a, T, D>) -> CowArray<'a, T, D> {
+/// The elements of a view in row-major order, borrowed when the view already is;
+/// `TooLarge` naming the tensor when the copy cannot be allocated (a huge zero-stride
+/// view).
+pub fn contiguous<'a, T: Clone, D: Dimension>(
+    name: &str,
+    view: ArrayView<'a, T, D>,
+) -> Result<CowArray<'a, T, D>, ShapeError> {
     if view.is_standard_layout() {
-        CowArray::from(view)
-    } else {
-        CowArray::from(view.as_standard_layout().into_owned())
+        return Ok(CowArray::from(view));
     }
+    let mut data = allocate(name, view.shape())?;
+    data.extend(view.iter().cloned());
+    let array = Array::from_shape_vec(view.raw_dim(), data)
+        .unwrap_or_else(|_| unreachable!("as many elements as the view has"));
+    Ok(CowArray::from(array))
 }
 
 /// The row-major slice of a standard-layout array.
@@ -49,9 +57,41 @@ pub fn row_major(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
-/// A zeroed row-major buffer for a tensor of this shape (checked to fit by `resolve`).
-pub fn zeros<T: Element>(shape: &[usize]) -> Vec<T> {
-    vec![T::zero(); shape.iter().product()]
+/// A zeroed row-major buffer for the tensor `name` of this shape, or `TooLarge`.
+pub fn zeros<T: Element>(name: &str, shape: &[usize]) -> Result<Vec<T>, ShapeError> {
+    let mut data = allocate(name, shape)?;
+    // `allocate` reserved room for the product, so it does not overflow.
+    data.resize(shape.iter().product(), T::zero());
+    Ok(data)
+}
+
+/// The bias's values in order, zeros when there is none, or `TooLarge`.
+pub fn bias_values<T: Element>(
+    bias: Option<ArrayView<'_, T, ndarray::Ix1>>,
+    len: usize,
+) -> Result<Vec<T>, ShapeError> {
+    match bias {
+        Some(bias) => {
+            let mut data = allocate("bias", &[len])?;
+            data.extend(bias.iter().copied());
+            Ok(data)
+        }
+        None => zeros("bias", &[len]),
+    }
+}
+
+/// An empty vector with room for exactly the elements of a tensor of this shape; an
+/// error rather than a panic or an abort when it cannot be allocated.
+fn allocate<T>(name: &str, shape: &[usize]) -> Result<Vec<T>, ShapeError> {
+    let count = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    let mut data = Vec::new();
+    match count.map(|count| data.try_reserve_exact(count)) {
+        Some(Ok(())) => Ok(data),
+        _ => Err(ShapeError::TooLarge {
+            operand: name.to_string(),
+            what: format!("a tensor of shape {shape:?}"),
+        }),
+    }
 }
 
 /// The buffer as an array of this shape.

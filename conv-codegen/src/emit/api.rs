@@ -123,13 +123,10 @@ fn forward_fns(program: &Program) -> TokenStream {
             quote!(bias: #generic,),
             quote!(::core::option::Option::Some(bias.into()),),
             quote! {
-                let s_bias: ::std::vec::Vec<#elem> = match bias {
-                    ::core::option::Option::Some(bias) => {
-                        #private::check_tensor(&extents, "bias", &[#axis], bias.shape())?;
-                        bias.iter().copied().collect()
-                    }
-                    ::core::option::Option::None => ::std::vec![0.0; extents.of(#axis)],
-                };
+                if let ::core::option::Option::Some(bias) = &bias {
+                    #private::check_tensor(&extents, "bias", &[#axis], bias.shape())?;
+                }
+                let s_bias: ::std::vec::Vec<#elem> = #private::bias_values(bias, extents.of(#axis))?;
             },
             quote!(&s_bias,),
         )
@@ -152,8 +149,8 @@ fn forward_fns(program: &Program) -> TokenStream {
             let extents = extents(&[#(#names.shape()),*])?;
             let shape = #shape;
             #bias_prep
-            let mut out = #private::zeros(&shape);
-            #kernel_fn(&extents, #(#names.view(),)* #bias_pass &mut out, &#private::row_major(&shape));
+            let mut out = #private::zeros("y", &shape)?;
+            #kernel_fn(&extents, #(#names.view(),)* #bias_pass &mut out, &#private::row_major(&shape))?;
             #private::into_array("y", &shape, out)
         }
 
@@ -253,8 +250,8 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
         fn #views_fn(#(#view_params,)* grad_y: #grad_y_view) -> ::core::result::Result<#array, ::conv_runtime::ShapeError> {
             let extents = extents(&[#(#shapes),*])?;
             #private::check_tensor(&extents, "grad_y", &[#(#out_axes),*], grad_y.shape())?;
-            let mut out = #private::zeros(&#target_name);
-            #kernel_fn(&extents, #(#args,)* &mut out, &#private::row_major(&#target_name));
+            let mut out = #private::zeros(#result_name, &#target_name)?;
+            #kernel_fn(&extents, #(#args,)* &mut out, &#private::row_major(&#target_name))?;
             #private::into_array(#result_name, &#target_name, out)
         }
 
@@ -292,8 +289,8 @@ fn bias_fns(api: &Api<'_>, doc: &str) -> TokenStream {
             #private::fixed_shape::<#rank>("grad_y", grad_y.shape())?;
             let extents = #private::output_extents(&[#(#out_axes),*], grad_y.shape());
             let shape = [extents.of(#bias_axis)];
-            let mut out = #private::zeros(&shape);
-            #kernel_fn(&extents, grad_y.view(), &mut out, &[1]);
+            let mut out = #private::zeros("grad_bias", &shape)?;
+            #kernel_fn(&extents, grad_y.view(), &mut out, &[1])?;
             ::core::result::Result::Ok(<#array>::from(out))
         }
 

@@ -56,9 +56,10 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
         quote!(#t: #nd::ArrayView<'_, #elem, #d>)
     });
     let slices = tensors.iter().map(|(t, _)| {
-        let (s, st, t) = (slice(t), strides(t), format_ident!("{}", t));
+        let (s, st, name) = (slice(t), strides(t), t);
+        let t = format_ident!("{}", t);
         quote! {
-            let #t = #private::contiguous(#t);
+            let #t = #private::contiguous(#name, #t)?;
             let #s = #private::flat(&#t);
             let #st = #private::row_major(#t.shape());
         }
@@ -80,14 +81,18 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
             crate::text::gradient_text(kernel, gradient),
         ),
     };
-    let doc = format!(" Computes `{doc}` into the zeroed row-major `out`.");
+    let doc = format!(
+        " Computes `{doc}` into the zeroed row-major `out`; `TooLarge` when an argument \
+         that is not in row-major order cannot be copied into it."
+    );
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]
-        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize]) {
+        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
             #extents
             #(#slices)*
             #body
+            ::core::result::Result::Ok(())
         }
     }
 }
