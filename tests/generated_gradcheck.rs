@@ -64,10 +64,8 @@ fn check_gradients(
     for (i, grad) in analytic.iter().enumerate() {
         let numeric = finite_difference(&forward, inputs, grad_y, i, 1e-3);
         let (_, relative) = max_error(grad, &numeric);
-        common::record::<f64>(
-            &format!("{family} gradient {i} vs finite differences"),
-            relative,
-        );
+        let what = format!("{family} gradient {i}");
+        common::record("f64 finite differences", &what, relative);
         assert!(
             relative < 1e-8,
             "{family} {shapes:?}: gradient {i} is {relative:.3e} from finite differences"
@@ -80,7 +78,7 @@ fn check_gradients(
     let y = forward(&unbiased);
     for (i, grad) in analytic[..operands].iter().enumerate() {
         let gap = adjoint_gap(&y, grad_y, &inputs[i], grad);
-        common::record::<f64>(&format!("{family} adjoint gap of operand {i}"), gap);
+        common::record("f64 adjoint", &format!("{family} operand {i}"), gap);
         assert!(
             gap < 1e-12,
             "{family} {shapes:?}: the adjoint identity is {gap:.3e} off for operand {i}"

@@ -10,7 +10,8 @@ use conv_kernels::check::max_error;
 use conv_kernels::Element;
 use ndarray::{Array, ArrayD, Axis, Dimension, IntoDimension, ShapeBuilder, Slice};
 use proptest::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// A 64-bit linear congruential generator (Knuth's MMIX constants); the top 31 bits of
 /// the state give values spread evenly over [-1, 1). Proptest picks the seed, so a
@@ -95,20 +96,17 @@ pub fn tolerance<T: Element>() -> f64 {
     }
 }
 
-static LARGEST_F32: AtomicU64 = AtomicU64::new(0);
-static LARGEST_F64: AtomicU64 = AtomicU64::new(0);
+static LARGEST: Mutex<BTreeMap<String, f64>> = Mutex::new(BTreeMap::new());
 
-/// Records a relative error, printing it when it is the largest of its type so far in
-/// this test binary (`cargo test -- --nocapture` shows them).
-pub fn record<T: Element>(what: &str, relative: f64) {
-    let cell = if T::NAME == "f32" {
-        &LARGEST_F32
-    } else {
-        &LARGEST_F64
-    };
-    let previous = cell.fetch_max(relative.to_bits(), Ordering::Relaxed);
-    if relative.to_bits() > previous {
-        eprintln!("largest {} error so far: {relative:.3e} ({what})", T::NAME);
+/// Records an error of some kind (`"f32"`, `"f64 adjoint"`, ...), printing it when it
+/// is the largest of its kind so far in this test binary (`cargo test -- --nocapture`
+/// shows them).
+pub fn record(kind: &str, what: &str, error: f64) {
+    let mut largest = LARGEST.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = largest.entry(kind.to_string()).or_insert(0.0);
+    if error > *slot {
+        *slot = error;
+        eprintln!("largest {kind} error so far: {error:.3e} ({what})");
     }
 }
 
@@ -131,7 +129,7 @@ pub fn assert_close<T: Element, D: Dimension>(
     } else {
         absolute / scale
     };
-    record::<T>(what, relative);
+    record(T::NAME, what, relative);
     assert!(
         relative <= tolerance::<T>(),
         "{what}: largest error {absolute:.3e}, {relative:.3e} relative to the magnitude \
