@@ -50,7 +50,8 @@ fn smoke() {
 
 #[test]
 fn check_report() {
-    let report = conv_kernels::check::check(&conv2d::Kernel, &[&[2, 3, 5, 5], &[4, 3, 3, 3]], 7).unwrap();
+    let report =
+        conv_kernels::check::check(&conv2d::Kernel, &[&[2, 3, 5, 5], &[4, 3, 3, 3]], 7).unwrap();
     println!("{report}");
     assert!(report.worst() < 1e-3, "{report}");
 }

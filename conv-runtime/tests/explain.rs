@@ -175,6 +175,9 @@ fn usage() {
 fn duplicate_kernel_names_are_an_error() {
     let (code, _, err) = run("k(a) = \"i->i\";\nk(b) = \"j->j\";");
     assert_eq!(code, 1);
-    assert!(err.contains("a kernel named `k` is already declared"), "{err}");
+    assert!(
+        err.contains("a kernel named `k` is already declared"),
+        "{err}"
+    );
     assert_lines(&err, &["--> line 2, column 1"]);
 }
