@@ -1,0 +1,261 @@
+//! Shared by the tests/pytorch_*.rs tests: the fixture table written by
+//! tests/fixtures/generate.py, loading a fixture's .npy files, and comparing results with
+//! PyTorch's within a tolerance per dtype, relative to the magnitude of the tensor.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use conv_kernels::{Element, Interpreter, Kernel, Wrt};
+use ndarray::{ArrayD, ArrayViewD};
+use ndarray_npy::ReadableElement;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One fixture case, as the generator describes it in manifest.json.
+#[derive(Debug)]
+pub struct Case {
+    pub name: &'static str,
+    /// tutorial, conv1d, conv2d, conv3d, grouped, depthwise, channels_last or einsum.
+    pub family: &'static str,
+    /// "f32" or "f64".
+    pub dtype: &'static str,
+    /// The module in tests/fixtures/kernels.rs (shared by cases that differ only in
+    /// shapes and values).
+    pub kernel: &'static str,
+    /// The kernel as kernel text, for the interpreter.
+    pub source: &'static str,
+    pub operands: &'static [&'static str],
+    pub bias: bool,
+}
+
+include!("../fixtures/cases.rs");
+
+/// The case of this name.
+pub fn case(name: &str) -> &'static Case {
+    CASES
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no fixture case {name} in tests/fixtures/cases.rs"))
+}
+
+/// Largest allowed `max |actual - expected| / max |expected|` for results of this type.
+///
+/// PyTorch's f32 results carry its own rounding (sums of up to ~100 products): an
+/// f32 kernel may differ from it by a few units in the last place of the largest entry.
+/// f64 results differ only by summation order.
+pub fn tolerance(dtype: &str) -> f64 {
+    match dtype {
+        "f32" => 1e-5,
+        _ => 1e-12,
+    }
+}
+
+/// Everything one case stores: the inputs and what PyTorch computed from them.
+pub struct Fixture<T> {
+    pub operands: Vec<ArrayD<T>>,
+    pub bias: Option<ArrayD<T>>,
+    pub grad_y: ArrayD<T>,
+    pub y: ArrayD<T>,
+    /// The gradient of every operand, in operand order.
+    pub grads: Vec<ArrayD<T>>,
+    pub grad_bias: Option<ArrayD<T>>,
+}
+
+/// Reads tests/fixtures/data/<case>/<file>.npy.
+pub fn read<T: ReadableElement>(case: &str, file: &str) -> ArrayD<T> {
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "fixtures",
+        "data",
+        case,
+    ]
+    .iter()
+    .collect::<PathBuf>()
+    .join(format!("{file}.npy"));
+    ndarray_npy::read_npy(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl<T: ReadableElement> Fixture<T> {
+    pub fn load(case: &Case) -> Self {
+        let file = |f: &str| read::<T>(case.name, f);
+        Fixture {
+            operands: case.operands.iter().map(|o| file(o)).collect(),
+            bias: case.bias.then(|| file("bias")),
+            grad_y: file("grad_y"),
+            y: file("y"),
+            grads: case
+                .operands
+                .iter()
+                .map(|o| file(&format!("grad_{o}")))
+                .collect(),
+            grad_bias: case.bias.then(|| file("grad_bias")),
+        }
+    }
+}
+
+impl<T> Fixture<T> {
+    pub fn views(&self) -> Vec<ArrayViewD<'_, T>> {
+        self.operands.iter().map(|a| a.view()).collect()
+    }
+}
+
+/// What a kernel (generated or interpreted) computed for a case.
+pub struct Results<T> {
+    pub y: ArrayD<T>,
+    pub grads: Vec<ArrayD<T>>,
+    pub grad_bias: Option<ArrayD<T>>,
+}
+
+/// `max |actual - expected|` and that divided by `max |expected|` (by 1 when it is 0).
+pub fn errors<T: Element>(actual: &ArrayD<T>, expected: &ArrayD<T>) -> (f64, f64) {
+    assert_eq!(actual.shape(), expected.shape(), "shapes differ");
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
+    let worst = actual.iter().zip(expected).fold(0.0f64, |m, (a, e)| {
+        let d = (a.to_f64() - e.to_f64()).abs();
+        if d.is_nan() {
+            f64::NAN
+        } else {
+            m.max(d)
+        }
+    });
+    (worst, worst / if scale == 0.0 { 1.0 } else { scale })
+}
+
+static LARGEST_F32: AtomicU64 = AtomicU64::new(0);
+static LARGEST_F64: AtomicU64 = AtomicU64::new(0);
+
+/// The largest relative error recorded so far in this test binary for this dtype.
+pub fn largest(dtype: &str) -> f64 {
+    let cell = if dtype == "f32" {
+        &LARGEST_F32
+    } else {
+        &LARGEST_F64
+    };
+    f64::from_bits(cell.load(Ordering::Relaxed))
+}
+
+/// Compares every result with the fixture; returns the largest relative error, or a
+/// message naming each tensor out of tolerance with its largest error.
+pub fn compare<T: Element>(
+    case: &Case,
+    who: &str,
+    fixture: &Fixture<T>,
+    results: &Results<T>,
+) -> Result<f64, String> {
+    let mut pairs = vec![("y".to_string(), &results.y, &fixture.y)];
+    for ((name, got), want) in case.operands.iter().zip(&results.grads).zip(&fixture.grads) {
+        pairs.push((format!("grad_{name}"), got, want));
+    }
+    if let (Some(got), Some(want)) = (&results.grad_bias, &fixture.grad_bias) {
+        pairs.push(("grad_bias".to_string(), got, want));
+    }
+    let tolerance = tolerance(case.dtype);
+    let (mut worst, mut failures) = (0.0f64, Vec::new());
+    for (what, got, want) in pairs {
+        if got.shape() != want.shape() {
+            failures.push(format!(
+                "{what}: shape {:?}, PyTorch's {:?}",
+                got.shape(),
+                want.shape()
+            ));
+            continue;
+        }
+        let (absolute, relative) = errors(got, want);
+        worst = if relative.is_nan() {
+            f64::NAN
+        } else {
+            worst.max(relative)
+        };
+        // NaN is out of tolerance too.
+        if relative.is_nan() || relative > tolerance {
+            failures.push(format!(
+                "{what}: largest error {absolute:.3e}, {relative:.3e} relative to max |PyTorch| \
+                 (tolerance {tolerance:.0e})"
+            ));
+        }
+    }
+    let cell = if case.dtype == "f32" {
+        &LARGEST_F32
+    } else {
+        &LARGEST_F64
+    };
+    cell.fetch_max(worst.to_bits(), Ordering::Relaxed);
+    if failures.is_empty() {
+        Ok(worst)
+    } else {
+        Err(format!(
+            "{} ({}, {}) by the {who}:\n  {}\n  kernel: {}",
+            case.name,
+            case.family,
+            case.dtype,
+            failures.join("\n  "),
+            case.source
+        ))
+    }
+}
+
+/// Runs a case through a generated kernel: forward with the bias, then the gradient of
+/// every operand and of the bias for the fixture's grad_y.
+pub fn run_kernel<K: Kernel>(kernel: &K, fixture: &Fixture<K::Elem>) -> Results<K::Elem> {
+    let views = fixture.views();
+    let fail = |what: &str, e: conv_kernels::ShapeError| -> ! { panic!("{what}: {e}") };
+    let bias = fixture.bias.as_ref().map(|b| b.view());
+    let y = kernel
+        .forward_dyn(&views, bias)
+        .unwrap_or_else(|e| fail("forward", e));
+    let gradient = |wrt| {
+        kernel
+            .gradient_dyn(wrt, &views, fixture.grad_y.view())
+            .unwrap_or_else(|e| fail(&format!("gradient {wrt:?}"), e))
+    };
+    Results {
+        y,
+        grads: (0..views.len())
+            .map(|i| gradient(Wrt::Operand(i)))
+            .collect(),
+        grad_bias: fixture.bias.as_ref().map(|_| gradient(Wrt::Bias)),
+    }
+}
+
+/// Runs a case through the reference interpreter, from the case's kernel text.
+pub fn run_interpreter<T: Element>(case: &Case, fixture: &Fixture<T>) -> Results<T> {
+    let interpreter =
+        Interpreter::new(case.source).unwrap_or_else(|e| panic!("{}: {e}", case.source));
+    let views = fixture.views();
+    let bias = fixture.bias.as_ref().map(|b| b.view());
+    let y = interpreter
+        .forward(&views, bias)
+        .unwrap_or_else(|e| panic!("{}: forward: {e}", case.name));
+    let grads = interpreter
+        .backward(&views, fixture.grad_y.view())
+        .unwrap_or_else(|e| panic!("{}: backward: {e}", case.name));
+    Results {
+        y,
+        grads: grads.operands,
+        grad_bias: grads.bias,
+    }
+}
+
+/// The test of one case against one generated kernel: panics with every tensor out of
+/// tolerance, prints the largest relative error otherwise.
+pub fn check_kernel<K: Kernel>(kernel: &K, name: &str)
+where
+    K::Elem: ReadableElement,
+{
+    let case = case(name);
+    assert_eq!(
+        K::Elem::NAME,
+        case.dtype,
+        "{name}: kernel and fixture dtypes differ"
+    );
+    let fixture = Fixture::<K::Elem>::load(case);
+    let results = run_kernel(kernel, &fixture);
+    match compare(case, "generated kernel", &fixture, &results) {
+        Ok(worst) => println!(
+            "{name} ({}): largest relative error {worst:.2e}",
+            case.dtype
+        ),
+        Err(message) => panic!("{message}"),
+    }
+}
