@@ -1,0 +1,170 @@
+//! The benchmark set: each case's generated kernel and the same convolution for PyTorch.
+
+use conv_runtime::conv_kernel;
+use ndarray::{ArrayD, IxDyn};
+
+conv_kernel! {
+    tiny(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k; unfold x.w by j;
+        size k = 3, j = 3;
+        bias d;
+    }
+    tutorial(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, stride = 2, pad = 2; unfold x.w by j, stride = 2, pad = 2;
+        size k = 3, j = 3;
+        bias d;
+    }
+    stem(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, stride = 2, pad = 3; unfold x.w by j, stride = 2, pad = 3;
+        size k = 7, j = 7;
+        bias d;
+    }
+    conv3x3(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;
+        size k = 3, j = 3;
+        bias d;
+    }
+    conv3x3_s2(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, stride = 2, pad = 1;
+        size k = 3, j = 3;
+        bias d;
+    }
+    dilated(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;
+        size k = 3, j = 3;
+        bias d;
+    }
+    pointwise(x, weight) = "nchw,dc->ndhw" {
+        bias d;
+    }
+    depthwise(x, weight) = "nchwkj,ckj->nchw" {
+        unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;
+        size k = 3, j = 3;
+        bias c;
+    }
+    conv1d(x, weight) = "nclk,dck->ndl" {
+        unfold x.l by k, pad = 2;
+        size k = 5;
+        bias d;
+    }
+    conv3d(x, weight) = "ncdhwijk,ecijk->nedhw" {
+        unfold x.d by i, pad = 1; unfold x.h by j, pad = 1; unfold x.w by k, pad = 1;
+        size i = 3, j = 3, k = 3;
+        bias e;
+    }
+    nhwc(x, weight) = "nhwkjc,kjcd->nhwd" {
+        unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;
+        size k = 3, j = 3;
+        bias d;
+    }
+}
+
+/// One benchmark case: shapes, the PyTorch equivalent, and closures running the kernels.
+pub struct Case {
+    pub name: &'static str,
+    pub x: Vec<usize>,
+    pub weight: Vec<usize>,
+    /// Multiply-adds of one forward pass, padded taps included.
+    pub macs: f64,
+    pub torch: Torch,
+    pub tiny: bool,
+    pub forward: Box<dyn Fn()>,
+    pub grad_x: Box<dyn Fn()>,
+    pub grad_weight_bias: Box<dyn Fn()>,
+}
+
+/// How PyTorch runs the same convolution (weight in PyTorch's layout).
+#[derive(Clone, Debug)]
+pub struct Torch {
+    pub dims: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub dilation: usize,
+    pub groups: usize,
+    pub channels_last: bool,
+    pub weight: Vec<usize>,
+}
+
+fn filled(shape: &[usize]) -> ArrayD<f32> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    })
+}
+
+macro_rules! case {
+    ($name:literal, $module:ident, $xd:ty, $wd:ty, $x:expr, $w:expr, bias = $bias:expr, $torch:expr, $tiny:expr) => {{
+        use $module as k;
+        let (x_shape, w_shape): (Vec<usize>, Vec<usize>) = ($x.to_vec(), $w.to_vec());
+        let x = filled(&x_shape).into_dimensionality::<$xd>().expect("rank");
+        let w = filled(&w_shape).into_dimensionality::<$wd>().expect("rank");
+        let x_dims = x.shape().try_into().expect("rank");
+        let w_dims = w.shape().try_into().expect("rank");
+        let out = k::output_shape(x_dims, w_dims).expect("benchmark shapes fit");
+        let out_channels = w_shape[$bias];
+        let bias = filled(&[out_channels])
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("rank");
+        let grad_y = filled(&out).into_dimensionality::<$xd>().expect("rank");
+        let reduction = w_shape.iter().product::<usize>() / out_channels;
+        let macs = (out.iter().product::<usize>() * reduction) as f64;
+        let (x1, w1) = (x.clone(), w.clone());
+        let (w2, gy2) = (w.clone(), grad_y.clone());
+        Case {
+            name: $name,
+            x: x_shape,
+            weight: w_shape,
+            macs,
+            torch: $torch,
+            tiny: $tiny,
+            forward: Box::new(move || {
+                std::hint::black_box(k::forward(&x1, &w1, &bias).expect("fits"));
+            }),
+            grad_x: Box::new(move || {
+                std::hint::black_box(k::grad_x(x_dims, &w2, &gy2).expect("fits"));
+            }),
+            grad_weight_bias: Box::new(move || {
+                std::hint::black_box(k::grad_weight(&x, w_dims, &grad_y).expect("fits"));
+                std::hint::black_box(k::grad_bias(&grad_y).expect("fits"));
+            }),
+        }
+    }};
+}
+
+fn torch(dims: usize, stride: usize, padding: usize, weight: &[usize]) -> Torch {
+    Torch {
+        dims,
+        stride,
+        padding,
+        dilation: 1,
+        groups: 1,
+        channels_last: false,
+        weight: weight.to_vec(),
+    }
+}
+
+/// Every case of the benchmark, in the order of the issue.
+#[rustfmt::skip]
+pub fn all() -> Vec<Case> {
+    use ndarray::{Ix2, Ix3, Ix4, Ix5};
+    let dilated_torch = Torch { dilation: 2, ..torch(2, 1, 2, &[64, 64, 3, 3]) };
+    let depthwise_torch = Torch { groups: 128, ..torch(2, 1, 1, &[128, 1, 3, 3]) };
+    let nhwc_torch = Torch { channels_last: true, ..torch(2, 1, 1, &[64, 64, 3, 3]) };
+    vec![
+        case!("tiny", tiny, Ix4, Ix4, [1, 2, 5, 5], [1, 2, 3, 3], bias = 0, torch(2, 1, 0, &[1, 2, 3, 3]), true),
+        case!("tutorial", tutorial, Ix4, Ix4, [2, 3, 5, 5], [4, 3, 3, 3], bias = 0, torch(2, 2, 2, &[4, 3, 3, 3]), true),
+        case!("stem", stem, Ix4, Ix4, [1, 3, 224, 224], [64, 3, 7, 7], bias = 0, torch(2, 2, 3, &[64, 3, 7, 7]), false),
+        case!("3x3 56", conv3x3, Ix4, Ix4, [8, 64, 56, 56], [64, 64, 3, 3], bias = 0, torch(2, 1, 1, &[64, 64, 3, 3]), false),
+        case!("3x3 14", conv3x3, Ix4, Ix4, [8, 256, 14, 14], [256, 256, 3, 3], bias = 0, torch(2, 1, 1, &[256, 256, 3, 3]), false),
+        case!("3x3 s2", conv3x3_s2, Ix4, Ix4, [8, 128, 28, 28], [256, 128, 3, 3], bias = 0, torch(2, 2, 1, &[256, 128, 3, 3]), false),
+        case!("dilated", dilated, Ix4, Ix4, [8, 64, 56, 56], [64, 64, 3, 3], bias = 0, dilated_torch, false),
+        case!("1x1", pointwise, Ix4, Ix2, [8, 256, 14, 14], [64, 256], bias = 0, torch(2, 1, 0, &[64, 256, 1, 1]), false),
+        case!("depthwise", depthwise, Ix4, Ix3, [8, 128, 56, 56], [128, 3, 3], bias = 0, depthwise_torch, false),
+        case!("conv1d", conv1d, Ix3, Ix3, [16, 64, 1024], [128, 64, 5], bias = 0, torch(1, 1, 2, &[128, 64, 5]), false),
+        case!("conv3d", conv3d, Ix5, Ix5, [2, 16, 16, 32, 32], [32, 16, 3, 3, 3], bias = 0, torch(3, 1, 1, &[32, 16, 3, 3, 3]), false),
+        case!("nhwc", nhwc, Ix4, Ix4, [8, 56, 56, 64], [3, 3, 64, 64], bias = 3, nhwc_torch, false),
+    ]
+}
