@@ -8,7 +8,7 @@ mod pytorch_support;
 
 use conv_kernels::{conv_kernel, Element};
 use ndarray::{Array, Array1, Array4, ArrayD, Dimension, Ix1, Ix4};
-use pytorch_support::{errors, read, tolerance};
+use pytorch_support::{case as fixture, errors, read, tolerance};
 
 conv_kernel! {
     /// `nn.Conv2d(3, 1, (3, 3), stride=2).double()`
@@ -52,7 +52,7 @@ fn load1<T: Element + ndarray_npy::ReadableElement>(case: &str, file: &str) -> A
 }
 
 /// `actual` is PyTorch's `file` of `case` within the tolerance of its dtype, relative to
-/// the largest entry.
+/// the tensor's magnitude.
 fn assert_matches<T, D>(case: &str, file: &str, actual: &Array<T, D>)
 where
     T: Element + ndarray_npy::ReadableElement,
@@ -65,7 +65,7 @@ where
         expected.shape(),
         "{case} {file}: shapes differ"
     );
-    let (absolute, relative) = errors(&actual, &expected);
+    let (absolute, relative) = errors(&actual, &expected, fixture(case).magnitude(file));
     assert!(
         relative <= tolerance(T::NAME),
         "{case} {file}: largest error {absolute:.3e}, {relative:.3e} relative (tolerance {:.0e})",
