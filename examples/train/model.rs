@@ -157,6 +157,7 @@ impl<D: Dimension> Param<D> {
     }
 }
 
+/// The network's parameters, each with its Adam moments.
 pub struct Model {
     pub w1: Param<Ix4>,
     pub b1: Param<Ix1>,
