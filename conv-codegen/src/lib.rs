@@ -9,6 +9,7 @@ pub mod derive;
 pub mod diag;
 pub mod einsum;
 pub mod emit;
+pub mod gemm_plan;
 pub mod ir;
 pub mod kernel;
 pub mod parse;

@@ -10,6 +10,8 @@ mod error;
 pub mod interp;
 mod kernel;
 pub mod kernel_text;
+#[doc(hidden)]
+pub mod lowered;
 mod padding;
 pub mod shapes;
 
@@ -19,6 +21,7 @@ pub use element::Element;
 pub use error::ShapeError;
 pub use interp::{Grads, Interpreter};
 pub use kernel::Kernel;
+pub use lowered::set_min_macs as set_gemm_threshold;
 pub use kernel_text::{compile_text, TextDiagnostic, TextErrors};
 mod expand;
 pub mod explain;

@@ -1,7 +1,9 @@
 //! What generated code calls. Not a stable API: only `conv_kernel!` output uses it.
 
+pub use crate::lowered::{self, Tensor};
 pub use crate::padding::{copies, source as padded_source};
 pub use crate::shapes::{check_tensor, Extents};
+pub use conv_codegen::gemm_plan::GemmPlan;
 pub use conv_codegen::kernel::{Geometry, Kernel, PadMode};
 pub use ndarray;
 
@@ -9,18 +11,43 @@ use crate::{Element, ShapeError};
 use ndarray::{Array, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
 use std::sync::OnceLock;
 
-/// Resolves every extent of the kernel written as `source`, compiled on first use.
-pub fn resolve(
-    cell: &'static OnceLock<Kernel>,
-    source: &str,
-    shapes: &[&[usize]],
-) -> Result<Extents, ShapeError> {
-    let kernel = cell.get_or_init(|| {
+/// A generated module's kernel, rebuilt from its source text, and its plan as a batch of
+/// matrix products if it is one.
+pub struct Compiled {
+    pub kernel: Kernel,
+    pub plan: Option<GemmPlan>,
+}
+
+/// The kernel written as `source`, compiled on first use.
+pub fn compiled(cell: &'static OnceLock<Compiled>, source: &str) -> &'static Compiled {
+    cell.get_or_init(|| {
         let mut programs = crate::compile_text(source)
             .unwrap_or_else(|e| unreachable!("conv_kernel! checked this kernel: {e}"));
-        programs.remove(0).kernel
-    });
-    crate::shapes::resolve(kernel, shapes)
+        let kernel = programs.remove(0).kernel;
+        let plan = conv_codegen::gemm_plan::gemm_plan(&kernel);
+        Compiled { kernel, plan }
+    })
+}
+
+/// Resolves every extent of a compiled kernel from its operands' shapes.
+pub fn resolve(compiled: &Compiled, shapes: &[&[usize]]) -> Result<Extents, ShapeError> {
+    crate::shapes::resolve(&compiled.kernel, shapes)
+}
+
+/// The shape of operand `operand` (unfolded axes at their input length).
+pub fn physical_shape(kernel: &Kernel, operand: usize, extents: &Extents) -> Vec<usize> {
+    kernel.operands[operand]
+        .physical
+        .iter()
+        .map(|&axis| {
+            kernel
+                .windows
+                .iter()
+                .zip(&extents.windows)
+                .find(|(w, _)| w.operand == operand && w.axis == axis)
+                .map_or_else(|| extents.of(axis), |(_, g)| g.len)
+        })
+        .collect()
 }
 
 /// The elements of a view in row-major order, borrowed when the view already is;

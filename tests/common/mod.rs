@@ -178,48 +178,58 @@ macro_rules! check_generated {
             .forward(&views, bias_view.clone())
             .unwrap_or_else(|e| panic!("{family} {shapes}: interpreter: {e}"));
         let magnitude = interp.forward(&abs, abs_bias.as_ref().map(|b| b.view())).unwrap();
-        let y = $m::forward($(&$op,)+ $(&$b)?)
-            .unwrap_or_else(|e| panic!("{family} {shapes}: forward: {e}"));
-        let what = format!("{family} forward {shapes}");
-        $crate::common::assert_close(&what, &y, &expected, &magnitude);
-        let shape = $m::output_shape($($op.shape().try_into().unwrap()),+).unwrap();
-        assert_eq!(&shape[..], y.shape(), "{family}: output_shape");
-
-        let grad_y = $crate::common::random::<$m::Elem, _>(y.raw_dim(), $layout, $rng);
-        let expected = interp
+        let y_dim = $m::forward($(&$op,)+ $(&$b)?)
+            .unwrap_or_else(|e| panic!("{family} {shapes}: forward: {e}"))
+            .raw_dim();
+        let grad_y = $crate::common::random::<$m::Elem, _>(y_dim, $layout, $rng);
+        let expected_grads = interp
             .backward(&views, grad_y.view().into_dyn())
             .unwrap_or_else(|e| panic!("{family} {shapes}: interpreter backward: {e}"));
         let abs_grad_y = $crate::common::wide(&grad_y).mapv(f64::abs);
-        let magnitude = interp.backward(&abs, abs_grad_y.view()).unwrap();
-        let grads = $m::backward($(&$op,)+ &grad_y)
-            .unwrap_or_else(|e| panic!("{family} {shapes}: backward: {e}"));
-        let mut i = 0;
-        $(
-            let what = format!("{family} grad_{} {shapes}", stringify!($op));
-            let scale = &magnitude.operands[i];
-            $crate::common::assert_close(&what, &grads.$op, &expected.operands[i], scale);
+        let magnitude_grads = interp.backward(&abs, abs_grad_y.view()).unwrap();
+        // Both ways a kernel runs: its loop nest, and (for kernels that are batches of matrix
+        // products) panels and GEMMs, which small shapes reach only with the threshold at 0.
+        for threshold in [usize::MAX, 0] {
+            conv_kernels::set_gemm_threshold(threshold);
+            let family = format!("{family} (gemm threshold {threshold})");
+            let y = $m::forward($(&$op,)+ $(&$b)?)
+                .unwrap_or_else(|e| panic!("{family} {shapes}: forward: {e}"));
+            let what = format!("{family} forward {shapes}");
+            $crate::common::assert_close(&what, &y, &expected, &magnitude);
+            let shape = $m::output_shape($($op.shape().try_into().unwrap()),+).unwrap();
+            assert_eq!(&shape[..], y.shape(), "{family}: output_shape");
+            let (expected, magnitude) = (&expected_grads, &magnitude_grads);
+            let grads = $m::backward($(&$op,)+ &grad_y)
+                .unwrap_or_else(|e| panic!("{family} {shapes}: backward: {e}"));
+            let mut i = 0;
+            $(
+                let what = format!("{family} grad_{} {shapes}", stringify!($op));
+                let scale = &magnitude.operands[i];
+                $crate::common::assert_close(&what, &grads.$op, &expected.operands[i], scale);
+                let dynamic = $m::Kernel
+                    .gradient_dyn(Wrt::Operand(i), &views, grad_y.view().into_dyn())
+                    .unwrap_or_else(|e| panic!("{what}: gradient_dyn: {e}"));
+                $crate::common::assert_same(&what, &dynamic, &grads.$op);
+                i += 1;
+            )+
+            let _ = i;
+            $(
+                let _ = &$b;
+                let what = format!("{family} grad_bias {shapes}");
+                let (bias, scale) = (expected.bias.as_ref(), magnitude.bias.as_ref());
+                $crate::common::assert_close(&what, &grads.bias, bias.unwrap(), scale.unwrap());
+                $crate::common::assert_same(&what, &$m::grad_bias(&grad_y).unwrap(), &grads.bias);
+                let dynamic = $m::Kernel
+                    .gradient_dyn(Wrt::Bias, &views, grad_y.view().into_dyn())
+                    .unwrap_or_else(|e| panic!("{what}: gradient_dyn: {e}"));
+                $crate::common::assert_same(&what, &dynamic, &grads.bias);
+            )?
             let dynamic = $m::Kernel
-                .gradient_dyn(Wrt::Operand(i), &views, grad_y.view().into_dyn())
-                .unwrap_or_else(|e| panic!("{what}: gradient_dyn: {e}"));
-            $crate::common::assert_same(&what, &dynamic, &grads.$op);
-            i += 1;
-        )+
-        let _ = i;
-        $(
-            let _ = &$b;
-            let what = format!("{family} grad_bias {shapes}");
-            let (bias, scale) = (expected.bias.as_ref(), magnitude.bias.as_ref());
-            $crate::common::assert_close(&what, &grads.bias, bias.unwrap(), scale.unwrap());
-            $crate::common::assert_same(&what, &$m::grad_bias(&grad_y).unwrap(), &grads.bias);
-            let dynamic = $m::Kernel
-                .gradient_dyn(Wrt::Bias, &views, grad_y.view().into_dyn())
-                .unwrap_or_else(|e| panic!("{what}: gradient_dyn: {e}"));
-            $crate::common::assert_same(&what, &dynamic, &grads.bias);
-        )?
-        let dynamic = $m::Kernel
-            .forward_dyn(&views, bias_view)
-            .unwrap_or_else(|e| panic!("{family} {shapes}: forward_dyn: {e}"));
-        $crate::common::assert_same(&format!("{family} forward_dyn"), &dynamic, &y);
+                .forward_dyn(&views, bias_view.clone())
+                .unwrap_or_else(|e| panic!("{family} {shapes}: forward_dyn: {e}"));
+            $crate::common::assert_same(&format!("{family} forward_dyn"), &dynamic, &y);
+        }
+        conv_kernels::set_gemm_threshold(usize::MAX);
     }};
 }
 

@@ -3,6 +3,7 @@
 
 use super::names::{dim, geometry, input_len, len, lit, nd, pad_lo, private, slice, strides};
 use super::nest::Nest;
+use crate::gemm_plan::gemm_plan;
 use crate::ir::{Contraction, Gradient, Index, Program, Source, Wrt};
 use crate::kernel::{Kernel, Pad, PadMode, Window};
 use proc_macro2::{Ident, TokenStream};
@@ -81,6 +82,7 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
             crate::text::gradient_text(kernel, gradient),
         ),
     };
+    let lowered = lowered_call(program, gradient);
     let doc = format!(
         " Computes `{doc}` into the zeroed row-major `out`; `TooLarge` when an argument \
          that is not in row-major order cannot be copied into it."
@@ -89,12 +91,55 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
         #[doc = #doc]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]
         fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
-            #extents
             #(#slices)*
+            #lowered
+            #extents
             #body
             ::core::result::Result::Ok(())
         }
     }
+}
+
+/// For a kernel that is a batch of matrix products: the call that runs this contraction
+/// as one (returning early), before the loop nest that runs when it declines.
+fn lowered_call(program: &Program, gradient: Option<&Gradient>) -> Option<TokenStream> {
+    let kernel = &program.kernel;
+    let plan = gemm_plan(kernel)?;
+    let private = private();
+    let tensor = |operand: usize| {
+        let name = &kernel.operands[operand].name;
+        let (s, t) = (slice(name), format_ident!("{}", name));
+        quote!(#private::Tensor { data: #s, shape: #t.shape() })
+    };
+    let shape =
+        |operand: usize| quote!(&#private::physical_shape(&compiled.kernel, #operand, extents));
+    let call = match gradient.map(|g| g.wrt) {
+        None => {
+            let (a, b) = (tensor(plan.a), tensor(plan.b));
+            let bias = match kernel.bias {
+                Some(axis) => quote!(::core::option::Option::Some((#axis, s_bias))),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(#private::lowered::forward(&compiled.kernel, plan, extents, #a, #b, #bias, out))
+        }
+        Some(Wrt::Operand(i)) if i == plan.a => {
+            let (a, b) = (shape(plan.a), tensor(plan.b));
+            quote!(#private::lowered::grad_a(&compiled.kernel, plan, extents, #a, #b, s_grad_y, out))
+        }
+        Some(Wrt::Operand(_)) => {
+            let (a, b) = (tensor(plan.a), shape(plan.b));
+            quote!(#private::lowered::grad_b(&compiled.kernel, plan, extents, #a, #b, s_grad_y, out))
+        }
+        Some(Wrt::Bias) => return None,
+    };
+    Some(quote! {
+        let compiled = compiled();
+        if let ::core::option::Option::Some(plan) = &compiled.plan {
+            if #call {
+                return ::core::result::Result::Ok(());
+            }
+        }
+    })
 }
 
 fn gradient_body(nest: &Nest<'_>, gradient: &Gradient) -> TokenStream {

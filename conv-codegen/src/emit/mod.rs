@@ -77,11 +77,16 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
             pub type Elem = #elem;
 
             /// The kernel, rebuilt from `SOURCE` on first use, that shapes are checked against.
-            static KERNEL: ::std::sync::OnceLock<#private::Kernel> = ::std::sync::OnceLock::new();
+            static KERNEL: ::std::sync::OnceLock<#private::Compiled> = ::std::sync::OnceLock::new();
+
+            /// The kernel, rebuilt from `SOURCE` on first use, and its plan as matrix products.
+            fn compiled() -> &'static #private::Compiled {
+                #private::compiled(&KERNEL, SOURCE)
+            }
 
             /// Every extent, from the operands' shapes, or the first mismatch.
             fn extents(shapes: &[&[usize]]) -> ::core::result::Result<#private::Extents, ::conv_runtime::ShapeError> {
-                #private::resolve(&KERNEL, SOURCE, shapes)
+                #private::resolve(compiled(), shapes)
             }
 
             #api

@@ -7,6 +7,8 @@
 
 mod contract;
 mod dense;
+
+pub(crate) use dense::for_each_point;
 mod fold;
 
 use crate::kernel_text::{compile_text, TextDiagnostic, TextErrors};
