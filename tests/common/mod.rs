@@ -188,10 +188,13 @@ macro_rules! check_generated {
         let abs_grad_y = $crate::common::wide(&grad_y).mapv(f64::abs);
         let magnitude_grads = interp.backward(&abs, abs_grad_y.view()).unwrap();
         // Both ways a kernel runs: its loop nest, and (for kernels that are batches of matrix
-        // products) panels and GEMMs, which small shapes reach only with the threshold at 0.
-        for threshold in [usize::MAX, 0] {
+        // products) panels and GEMMs, which small shapes reach only with the threshold at 0;
+        // on one thread (outer points own their chunks) and three (blocks split further).
+        for (threshold, threads) in [(usize::MAX, 2), (0, 1), (0, 3)] {
+          let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+          pool.install(|| {
             conv_kernels::set_gemm_threshold(threshold);
-            let family = format!("{family} (gemm threshold {threshold})");
+            let family = format!("{family} (gemm threshold {threshold}, {threads} threads)");
             let y = $m::forward($(&$op,)+ $(&$b)?)
                 .unwrap_or_else(|e| panic!("{family} {shapes}: forward: {e}"));
             let what = format!("{family} forward {shapes}");
@@ -228,8 +231,8 @@ macro_rules! check_generated {
                 .forward_dyn(&views, bias_view.clone())
                 .unwrap_or_else(|e| panic!("{family} {shapes}: forward_dyn: {e}"));
             $crate::common::assert_same(&format!("{family} forward_dyn"), &dynamic, &y);
+          });
         }
-        conv_kernels::set_gemm_threshold(usize::MAX);
     }};
 }
 

@@ -1,0 +1,228 @@
+//! One prepared product: the layout, the panels, the outer points (batch and unmerged row
+//! axes) and the blocks of rows that are the units of work.
+
+use super::gemm::{gemm, Matrix, MatrixMut};
+use super::layout::{DimIndex, Layout, TensorLayout};
+use super::panel::{parts, Panels, Part};
+use super::Tensor;
+use crate::shapes::Extents;
+use crate::Element;
+use conv_codegen::gemm_plan::GemmPlan;
+use conv_codegen::kernel::Kernel;
+use std::ops::Range;
+
+/// Panels hold about this many elements, so that a block stays in the L2 cache.
+const PANEL_ELEMENTS: usize = 1 << 17;
+
+pub(crate) struct Product {
+    pub layout: Layout,
+    pub panels: Panels,
+    pub outer_axes: Vec<char>,
+    /// Every outer point: batch axes first, then unmerged row axes.
+    pub outer: Vec<Part>,
+    /// Offsets of each outer point into B (its batch axes) and C.
+    pub outer_b: Vec<usize>,
+    pub outer_c: Vec<usize>,
+    /// Outer points per batch point.
+    pub per_batch: usize,
+    pub n_len: usize,
+    pub k_len: usize,
+    parts_per_block: usize,
+}
+
+impl Product {
+    /// `None` when the layout does not fit or the product has fewer than `min_macs`.
+    pub fn new<T>(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        (a, b): (&Tensor<T>, &Tensor<T>),
+        min_macs: usize,
+    ) -> Option<Self> {
+        let layout = Layout::new(kernel, plan, extents, a.shape, b.shape)?;
+        let axes = [&plan.batch, &plan.m, &plan.n, &plan.k];
+        let macs: usize = axes.iter().map(|a| layout.extent(a)).product();
+        if macs == 0 || macs < min_macs {
+            return None;
+        }
+        let panels = Panels::new(&layout);
+        let outer_axes: Vec<char> = layout
+            .batch
+            .iter()
+            .chain(&layout.m_outer)
+            .copied()
+            .collect();
+        let outer = parts(&layout, &outer_axes, false);
+        let points = layout.points(&outer_axes);
+        let offset = |t: &TensorLayout, p: &[usize]| -> usize {
+            outer_axes
+                .iter()
+                .zip(p)
+                .map(|(&axis, v)| v * t.stride_of(axis))
+                .sum()
+        };
+        let outer_b = points.iter().map(|p| offset(&layout.b, p)).collect();
+        let outer_c = points.iter().map(|p| offset(&layout.c, p)).collect();
+        let per_batch = outer.len() / layout.extent(&layout.batch).max(1);
+        let n_len = layout.extent(&layout.n);
+        let k_len = panels.k_len();
+        let parts_per_block = (PANEL_ELEMENTS / (k_len * panels.rows_per_part()).max(1)).max(1);
+        Some(Product {
+            layout,
+            panels,
+            outer_axes,
+            outer,
+            outer_b,
+            outer_c,
+            per_batch: per_batch.max(1),
+            n_len,
+            k_len,
+            parts_per_block,
+        })
+    }
+
+    pub fn batch_of(&self, o: usize) -> usize {
+        o / self.per_batch
+    }
+
+    pub fn batch_points(&self) -> usize {
+        self.outer.len() / self.per_batch
+    }
+
+    /// The blocks of row parts of one outer point.
+    pub fn blocks_of(&self, _o: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+        let parts = self.panels.row_parts.len();
+        (0..parts)
+            .step_by(self.parts_per_block)
+            .map(move |p| p..(p + self.parts_per_block).min(parts))
+    }
+
+    /// Every (outer point, block of row parts): the units of work.
+    pub fn blocks(&self) -> Vec<(usize, Range<usize>)> {
+        (0..self.outer.len())
+            .flat_map(|o| self.blocks_of(o).map(move |b| (o, b)))
+            .collect()
+    }
+
+    pub fn rows(&self, parts: &Range<usize>) -> usize {
+        parts.len() * self.panels.rows_per_part()
+    }
+
+    /// The first row (of the merged row axes) that row part `p` holds.
+    pub fn first_row(&self, p: usize) -> usize {
+        p * self.panels.rows_per_part()
+    }
+
+    /// When every outer point owns one contiguous chunk of a tensor of `total` elements
+    /// laid out as `t` (the outer axes are its leading dimensions), its outer points'
+    /// offsets being `offsets`: the chunk length, and for each chunk its outer point.
+    pub fn chunks(
+        &self,
+        t: &TensorLayout,
+        offsets: &[usize],
+        total: usize,
+    ) -> Option<(usize, Vec<usize>)> {
+        let count = self.outer.len();
+        let leads = t.dims.len() >= self.outer_axes.len()
+            && t.dims[..self.outer_axes.len()]
+                .iter()
+                .all(|(d, _)| matches!(d, DimIndex::Axis(a) if self.outer_axes.contains(a)));
+        if !leads || count == 0 || total % count != 0 {
+            return None;
+        }
+        let len = total / count;
+        let mut by_chunk = vec![usize::MAX; count];
+        for (o, &offset) in offsets.iter().enumerate() {
+            let chunk = offset / len.max(1);
+            if offset % len.max(1) != 0 || chunk >= count || by_chunk[chunk] != usize::MAX {
+                return None;
+            }
+            by_chunk[chunk] = o;
+        }
+        Some((len, by_chunk))
+    }
+
+    /// B of every batch point packed as `[k][n]`, k in panel order.
+    pub fn pack_b_per_batch<T: Element>(&self, b: &[T]) -> Vec<Vec<T>> {
+        let (k_offsets, n_offsets) = self.b_offsets();
+        (0..self.batch_points())
+            .map(|g| {
+                let base = self.outer_b[g * self.per_batch];
+                let mut packed = Vec::with_capacity(k_offsets.len() * n_offsets.len());
+                for &k in &k_offsets {
+                    packed.extend(n_offsets.iter().map(|&n| b[base + k + n]));
+                }
+                packed
+            })
+            .collect()
+    }
+
+    /// Offsets into B of every reduction index (panel order) and every column.
+    pub fn b_offsets(&self) -> (Vec<usize>, Vec<usize>) {
+        let l = &self.layout;
+        let offsets = |axes: &[char]| -> Vec<usize> {
+            l.points(axes)
+                .iter()
+                .map(|p| axes.iter().zip(p).map(|(&a, v)| v * l.b.stride_of(a)).sum())
+                .collect()
+        };
+        (offsets(&self.panels.k_order), offsets(&l.n))
+    }
+
+    /// The panel of A for these row parts, in `panel` (resized).
+    pub fn panel<T: Element>(&self, o: usize, parts: &Range<usize>, a: &[T], panel: &mut Vec<T>) {
+        panel.resize(self.rows(parts) * self.k_len, T::zero());
+        self.panels
+            .im2col(&self.layout, &self.outer[o], parts.clone(), a, panel);
+    }
+
+    /// `dst = A(rows of parts) * packed B`, where `dst` starts at the block's first row and
+    /// has strides `(row, column)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn multiply<T: Element>(
+        &self,
+        o: usize,
+        parts: Range<usize>,
+        a: &[T],
+        packed: &[T],
+        panel: &mut Vec<T>,
+        dst: &mut [T],
+        (rows_stride, cols_stride): (usize, usize),
+        threads: usize,
+    ) {
+        self.panel(o, &parts, a, panel);
+        let rows = self.rows(&parts);
+        let (rs, cs) = self.panels.strides(rows);
+        gemm(
+            (rows, self.n_len, self.k_len),
+            MatrixMut {
+                data: dst,
+                rows: rows_stride,
+                cols: cols_stride,
+            },
+            false,
+            Matrix {
+                data: panel,
+                rows: rs,
+                cols: cs,
+            },
+            Matrix {
+                data: packed,
+                rows: self.n_len,
+                cols: 1,
+            },
+            threads,
+        );
+    }
+
+    /// Adds the bias to every row of the region of C starting at `c`.
+    pub fn add_bias<T: Element>(&self, bias: &[T], c: &mut [T]) {
+        let rows = self.panels.row_parts.len() * self.panels.rows_per_part();
+        let (rs, cs) = (self.layout.c_row_stride, self.layout.c_col_stride);
+        for r in 0..rows {
+            for (n, &b) in bias.iter().enumerate().take(self.n_len) {
+                c[r * rs + n * cs] = c[r * rs + n * cs] + b;
+            }
+        }
+    }
+}
