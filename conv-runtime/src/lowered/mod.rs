@@ -36,7 +36,7 @@ pub fn set_min_macs(macs: usize) {
 
 /// grad_b's partial sums: a fixed number, so that the order of additions (and the
 /// result) does not depend on the number of threads.
-const PARTIALS: usize = 8;
+const PARTIALS: usize = 4;
 
 /// A tensor in row-major order.
 pub struct Tensor<'a, T> {

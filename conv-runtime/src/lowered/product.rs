@@ -12,7 +12,7 @@ use conv_codegen::kernel::Kernel;
 use std::ops::Range;
 
 /// Panels hold about this many elements, so that a block stays in the L2 cache.
-const PANEL_ELEMENTS: usize = 1 << 17;
+const PANEL_ELEMENTS: usize = 1 << 20;
 
 pub(crate) struct Product {
     pub layout: Layout,
