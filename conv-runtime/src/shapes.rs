@@ -32,11 +32,11 @@ pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeErr
             actual: shapes.len(),
         });
     }
-    let mut known: BTreeMap<char, (usize, String)> = kernel
+    let mut known: BTreeMap<char, (usize, Source)> = kernel
         .sizes
         .iter()
         .filter(|(a, _)| !kernel.windows.iter().any(|w| w.axis == **a))
-        .map(|(&a, &n)| (a, (n, format!("size {a} = {n}"))))
+        .map(|(&a, &n)| (a, (n, Source::Size)))
         .collect();
     let mut input_lengths = vec![0; kernel.windows.len()];
     for (i, (op, shape)) in kernel.operands.iter().zip(shapes).enumerate() {
@@ -54,18 +54,12 @@ pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeErr
                 .position(|w| w.operand == i && w.axis == axis);
             match unfold {
                 Some(u) => {
-                    if let Some(&fixed) = kernel.sizes.get(&axis) {
+                    if let Some(&fixed) = kernel.sizes.get(&axis).filter(|&&f| f != len) {
                         agree(&op.name, axis, len, fixed, format!("size {axis} = {fixed}"))?;
                     }
                     input_lengths[u] = len;
                 }
-                None => learn(
-                    &mut known,
-                    &op.name,
-                    axis,
-                    len,
-                    format!("{}.{axis}", op.name),
-                )?,
+                None => learn(kernel, &mut known, &op.name, axis, len, Source::Operand(i))?,
             }
         }
     }
@@ -99,8 +93,8 @@ pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeErr
                 what: format!("the padded length of axis '{axis}'"),
             },
         })?;
-        let because = format!("the output length of {name}.{axis} unfolded by '{k}'");
-        learn(&mut known, name, axis, geometry.out, because)?;
+        let source = Source::Unfold(windows.len());
+        learn(kernel, &mut known, name, axis, geometry.out, source)?;
         windows.push(geometry);
     }
     let axes: BTreeMap<char, usize> = known.into_iter().map(|(a, (n, _))| (a, n)).collect();
@@ -141,15 +135,45 @@ pub fn check_tensor(
     Ok(())
 }
 
+/// Where the extent an axis must have was learnt; made into text only for an error.
+#[derive(Clone, Copy)]
+enum Source {
+    Size,
+    Operand(usize),
+    Unfold(usize),
+}
+
+impl Source {
+    fn because(self, kernel: &Kernel, axis: char, extent: usize) -> String {
+        match self {
+            Source::Size => format!("as size {axis} = {extent}"),
+            Source::Operand(i) => format!("as {}.{axis}", kernel.operands[i].name),
+            Source::Unfold(w) => {
+                let w = &kernel.windows[w];
+                let name = &kernel.operands[w.operand].name;
+                format!(
+                    "as the output length of {name}.{axis} unfolded by '{}'",
+                    w.window
+                )
+            }
+        }
+    }
+}
+
 fn learn(
-    known: &mut BTreeMap<char, (usize, String)>,
+    kernel: &Kernel,
+    known: &mut BTreeMap<char, (usize, Source)>,
     operand: &str,
     axis: char,
     len: usize,
-    source: String,
+    source: Source,
 ) -> Result<(), ShapeError> {
     match known.get(&axis) {
-        Some((expected, because)) => agree(operand, axis, len, *expected, format!("as {because}")),
+        Some(&(expected, _)) if expected == len => Ok(()),
+        Some(&(expected, because)) => {
+            let because = because.because(kernel, axis, expected);
+            agree(operand, axis, len, expected, because)
+        }
         None => {
             known.insert(axis, (len, source));
             Ok(())
