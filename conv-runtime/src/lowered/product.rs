@@ -39,12 +39,17 @@ impl Product {
         (a, b): (&Tensor<T>, &Tensor<T>),
         min_macs: usize,
     ) -> Option<Self> {
-        let layout = Layout::new(kernel, plan, extents, a.shape, b.shape)?;
+        // Decided before any set-up, which small kernels could not amortise.
         let axes = [&plan.batch, &plan.m, &plan.n, &plan.k];
-        let macs: usize = axes.iter().map(|a| layout.extent(a)).product();
+        let macs = axes
+            .iter()
+            .flat_map(|a| a.iter())
+            .try_fold(1usize, |macs, &a| macs.checked_mul(extents.of(a)))
+            .unwrap_or(usize::MAX);
         if macs == 0 || macs < min_macs {
             return None;
         }
+        let layout = Layout::new(kernel, plan, extents, a.shape, b.shape)?;
         let panels = Panels::new(&layout);
         let outer_axes: Vec<char> = layout
             .batch
