@@ -1,24 +1,207 @@
-#[allow(dead_code)] // the harness that reads every field is still being written
+//! The benchmark: every case of cases.rs as forward, grad_x and grad_w+b at each thread
+//! count, against the FMA peak measured in the same run and against PyTorch, plus the
+//! cost of compiling the kernels. `--help` for the options.
+
 mod cases;
+mod chart;
+mod compile_cost;
+mod document;
+mod machine;
+mod options;
 mod peak;
-use std::time::Instant;
-fn main() {
-    println!("peak 1 thread: {:.1} GFLOP/s", peak::peak(1) / 1e9);
-    for case in cases::all() {
-        for (what, f) in [
-            ("fwd", &case.forward),
-            ("gx", &case.grad_x),
-            ("gw", &case.grad_weight_bias),
-        ] {
-            let t = Instant::now();
-            f();
-            let s = t.elapsed().as_secs_f64();
+mod report;
+mod timing;
+mod torch;
+
+use options::Options;
+use report::Row;
+use std::error::Error;
+use std::path::Path;
+use std::process::ExitCode;
+use timing::Rule;
+
+fn main() -> ExitCode {
+    let options = match options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    if options.help {
+        println!("{}", options::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("conv-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> Result<(), Box<dyn Error>> {
+    let rule = if options.quick {
+        Rule::QUICK
+    } else {
+        Rule::FULL
+    };
+    let cpu = machine::cpu();
+    let load_at_start = machine::load_average();
+    println!("machine: {cpu}");
+    println!("timing: {}", rule.describe());
+    println!("{}\n", document::FLOPS_NOTE);
+
+    let (iterations, repeats) = if options.quick {
+        peak::QUICK
+    } else {
+        peak::FULL
+    };
+    let iterations = (options.peak_iterations.unwrap_or(iterations), repeats);
+    let peaks: Vec<(usize, f64)> = options
+        .threads
+        .iter()
+        .map(|&t| (t, peak::peak(t, iterations)))
+        .collect();
+    for (t, flops) in &peaks {
+        let (t0, first) = peaks[0];
+        println!(
+            "FMA peak, {t} thread(s): {:.1} GFLOP/s ({:.2}x the {t0}-thread peak)",
+            flops / 1e9,
+            flops / first
+        );
+    }
+
+    let source = include_str!("cases.rs");
+    let declarations: Vec<_> = compile_cost::declarations(source)?
+        .into_iter()
+        .filter(|d| d.cases.iter().any(|c| options.selects(c)))
+        .collect();
+    let costs = compile_cost::measure(&declarations, if options.quick { 3 } else { 20 })?;
+    println!("\ncost of compiling (conv_codegen::expand, in process):");
+    print!("{}", report::text(&compile_cost::table(&costs)));
+
+    let mut rows = Vec::new();
+    for &(threads, peak) in &peaks {
+        println!("\n{threads} thread(s):");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        // The cases are built inside the pool: their closures are not Send.
+        rows.extend(pool.install(|| measure_cases(options, &rule, threads, peak)));
+    }
+    let order: Vec<&str> = selected_cases(options).iter().map(|c| c.name).collect();
+    rows.sort_by_key(|r| (order.iter().position(|&n| n == r.case), r.threads));
+
+    let torch = if options.torch {
+        let cases = selected_cases(options);
+        let refs: Vec<&cases::Case> = cases.iter().collect();
+        println!(
+            "\nPyTorch ({} {}):",
+            options.python,
+            options.torch_script.display()
+        );
+        let request = torch::request(&refs, &options.threads, &rule);
+        torch::run(&options.python, &options.torch_script, &request)
+    } else {
+        Err("--no-torch".to_string())
+    };
+    let version = match &torch {
+        Ok(run) => {
+            for row in &mut rows {
+                row.torch = run.get(&row.case, row.threads);
+            }
+            Ok(run.version.clone())
+        }
+        Err(why) => {
+            println!("PyTorch left out: {why}");
+            Err(why.clone())
+        }
+    };
+
+    println!();
+    print!("{}", report::text(&report::results_table(&rows)));
+    for &t in &options.threads {
+        for g in report::geomeans(&rows, t) {
             println!(
-                "{:10} {what} {:.4}s {:.2} GFLOP/s",
-                case.name,
-                s,
-                2.0 * case.macs / s / 1e9
+                "geometric mean PyTorch/ours, {t} thread(s), {} ({}): forward {}, forward+backward {}",
+                g.what,
+                g.cases,
+                report::ratio(g.forward),
+                report::ratio(g.forward_backward)
             );
         }
     }
+
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("conv-bench is inside the workspace");
+    let build = options.build_time.then(|| {
+        println!("\ntiming cargo build --release --examples from clean ...");
+        compile_cost::build_examples(workspace)
+    });
+    println!("{}", document::build_line(build.as_ref()));
+    let load = (load_at_start, machine::load_average());
+    println!("{}", machine::load_line(load.0, load.1));
+
+    if options.write {
+        let chart_path = "docs/bench_ratios.svg";
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let doc = document::Document {
+            command: format!("cargo run --release -p conv-bench -- {}", args.join(" ")),
+            date: machine::today(),
+            cpu,
+            load,
+            peaks: &peaks,
+            rule: rule.describe(),
+            rows: &rows,
+            threads: &options.threads,
+            torch: &version,
+            costs: &costs,
+            build: build.as_ref(),
+            chart: chart_path,
+        };
+        let out = options.out.as_deref().unwrap_or(workspace);
+        std::fs::create_dir_all(out.join("docs"))?;
+        let chart = document::chart(&rows, &options.threads);
+        std::fs::write(out.join(chart_path), chart)?;
+        std::fs::write(out.join("BENCHMARKS.md"), document::markdown(&doc))?;
+        println!("wrote BENCHMARKS.md and {chart_path} in {}", out.display());
+    }
+    Ok(())
+}
+
+fn selected_cases(options: &Options) -> Vec<cases::Case> {
+    let mut cases = cases::all();
+    cases.retain(|c| options.selects(c.name));
+    cases
+}
+
+/// Our three passes of every selected case, on the current rayon pool.
+fn measure_cases(options: &Options, rule: &Rule, threads: usize, peak: f64) -> Vec<Row> {
+    selected_cases(options)
+        .iter()
+        .map(|case| {
+            let row = Row {
+                case: case.name.to_string(),
+                shapes: report::shapes(case),
+                threads,
+                tiny: case.tiny,
+                flops: 2.0 * case.macs,
+                peak,
+                forward: timing::measure(&*case.forward, rule),
+                grad_x: timing::measure(&*case.grad_x, rule),
+                grad_weight_bias: timing::measure(&*case.grad_weight_bias, rule),
+                torch: None,
+            };
+            let table = report::results_table(std::slice::from_ref(&row));
+            let cells = &table[1];
+            println!(
+                "{:10} {}t  forward {:20} grad_x {:20} grad_w+b {}",
+                row.case, threads, cells[3], cells[4], cells[5]
+            );
+            row
+        })
+        .collect()
 }

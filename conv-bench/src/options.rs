@@ -1,0 +1,122 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: cargo run --release -p conv-bench -- [OPTIONS]
+
+  --quick            a short run: fewer repeats, a shorter peak measurement
+  --write            write BENCHMARKS.md and docs/bench_ratios.svg at the repository root
+  --threads 1,2      thread counts to run (default 1,2)
+  --case NAME        only the cases whose name contains NAME (repeatable, or NAME,NAME)
+  --no-torch         do not time PyTorch
+  --torch-script F   the PyTorch timing script (default conv-bench/torch_bench.py)
+  --python P         the Python interpreter (default python3)
+  --peak-iterations N  FMA loop iterations per repeat of the peak measurement
+                     (default 5000000, 2000000 with --quick)
+  --out DIR          where --write writes (default: the repository root)
+  --build-time       also time `cargo build --release --examples` from clean, in a
+                     fresh target directory (loads every core for a minute or two)
+  --help             this text";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    pub quick: bool,
+    pub write: bool,
+    pub threads: Vec<usize>,
+    pub cases: Vec<String>,
+    pub torch: bool,
+    pub torch_script: PathBuf,
+    pub python: String,
+    pub build_time: bool,
+    pub peak_iterations: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub help: bool,
+}
+
+impl Options {
+    /// Whether the case named `name` is selected by `--case`.
+    pub fn selects(&self, name: &str) -> bool {
+        self.cases.is_empty() || self.cases.iter().any(|c| name.contains(c.as_str()))
+    }
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options {
+        quick: false,
+        write: false,
+        threads: vec![1, 2],
+        cases: Vec::new(),
+        torch: true,
+        torch_script: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("torch_bench.py"),
+        python: "python3".into(),
+        build_time: false,
+        peak_iterations: None,
+        out: None,
+        help: false,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--write" => options.write = true,
+            "--no-torch" => options.torch = false,
+            "--build-time" => options.build_time = true,
+            "--help" | "-h" => options.help = true,
+            "--threads" => {
+                options.threads = value("--threads")?
+                    .split(',')
+                    .map(|t| match t.trim().parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err(format!("--threads: `{t}` is not a positive integer")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--case" => {
+                let names = value("--case")?;
+                options
+                    .cases
+                    .extend(names.split(',').map(|n| n.trim().to_string()));
+            }
+            "--torch-script" => options.torch_script = value("--torch-script")?.into(),
+            "--python" => options.python = value("--python")?,
+            "--out" => options.out = Some(value("--out")?.into()),
+            "--peak-iterations" => {
+                let n = value("--peak-iterations")?;
+                let n = n.parse().map_err(|_| format!("--peak-iterations: `{n}`"))?;
+                options.peak_iterations = Some(n);
+            }
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Options, String> {
+        parse(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let options = parsed(&[]).unwrap();
+        assert_eq!(options.threads, [1, 2]);
+        assert!(options.torch && !options.quick && !options.write && options.selects("stem"));
+        let options = parsed(&["--quick", "--threads", "2", "--case", "3x3,tiny", "--write"]);
+        let options = options.unwrap();
+        assert!(options.quick && options.write);
+        assert_eq!(options.threads, [2]);
+        assert!(options.selects("3x3 56") && options.selects("tiny") && !options.selects("stem"));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parsed(&["--threads", "0"]).is_err());
+        assert!(parsed(&["--threads"]).is_err());
+        assert!(parsed(&["--fast"]).is_err());
+    }
+}

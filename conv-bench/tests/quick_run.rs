@@ -1,0 +1,63 @@
+//! The benchmark binary end to end on the tiny case only, with a stand-in for PyTorch:
+//! fast enough for CI (the full benchmark never runs in tests).
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn quick_tiny_run_reports_rates_ratios_costs_and_writes_the_document() {
+    let out = std::env::temp_dir().join(format!("conv-bench-test-{}", std::process::id()));
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake_torch_bench.py");
+    let output = Command::new(env!("CARGO_BIN_EXE_conv-bench"))
+        .args([
+            "--quick",
+            "--case",
+            "tiny",
+            "--peak-iterations",
+            "20000",
+            "--write",
+        ])
+        .arg("--torch-script")
+        .arg(&fake)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("conv-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for expected in [
+        "FMA peak, 1 thread(s): ",
+        "FMA peak, 2 thread(s): ",
+        "padded taps count",
+        "the minimum is reported",
+        "tiny    tiny   ",
+        "tiny       1t  forward ",
+        "tiny       2t  forward ",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("tutorial"),
+        "--case tiny selects tiny only:\n{stdout}"
+    );
+    let python = Command::new("python3").arg("--version").output();
+    if python.is_ok_and(|o| o.status.success()) {
+        // The stand-in answers 1 ms forward: every ratio is far above 1 for the tiny case.
+        for expected in [
+            "geometric mean PyTorch/ours, 1 thread(s), all cases (1): forward ",
+            "geometric mean PyTorch/ours, 2 thread(s), all cases (1): forward ",
+        ] {
+            assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
+        }
+        let document = std::fs::read_to_string(out.join("BENCHMARKS.md")).expect("written");
+        assert!(document.contains("PyTorch fake:"), "{document}");
+        assert!(
+            document.contains("| tiny | x 1×2×5×5 w 1×2×3×3 | 1 |"),
+            "{document}"
+        );
+        let svg = std::fs::read_to_string(out.join("docs/bench_ratios.svg")).expect("written");
+        assert!(svg.contains("<title>"), "{svg}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -1,0 +1,124 @@
+"""Times PyTorch's CPU convolution on conv-bench's cases: forward, and forward+backward.
+
+Run by conv-bench (`cargo run --release -p conv-bench`), which writes the request as JSON
+on stdin:
+
+    {"rule": {"min_time": s, "min_runs": n, "max_time": s, "batch_time": s,
+              "keep_slow_warm_up": bool},
+     "threads": [1, 2],
+     "cases": [{"name", "dims", "x", "weight", "stride", "padding", "dilation",
+                "groups", "channels_last"}]}
+
+`x` is the input's shape as conv-bench stores it (channels last when `channels_last`),
+`weight` the weight's shape in PyTorch's layout. The answer, on stdout:
+
+    {"torch": version, "results": [{"case", "threads",
+        "forward": {"seconds", "runs", "batch"}, "forward_backward": {...}}]}
+
+or {"error": why} when torch cannot be imported. Progress goes to stderr. Timing follows
+conv-bench's rule (conv-bench/src/timing.rs): a warm-up, batches for short calls, repeats
+until a time budget, the minimum per call.
+"""
+
+import json
+import sys
+import time
+
+
+def time_batch(f, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        f()
+    return time.perf_counter() - start
+
+
+def measure(f, rule):
+    warm_up = time_batch(f, 1)
+    if warm_up >= rule["max_time"] and rule["keep_slow_warm_up"]:
+        return {"seconds": warm_up, "runs": 1, "batch": 1}
+    batch, elapsed = 1, warm_up
+    while elapsed < rule["batch_time"] and batch < 1 << 30:
+        batch *= 2
+        elapsed = time_batch(f, batch)
+    best, runs, total = float("inf"), 0, 0.0
+    while runs == 0 or not (
+        (total >= rule["min_time"] and runs >= rule["min_runs"]) or total >= rule["max_time"]
+    ):
+        seconds = time_batch(f, batch)
+        best = min(best, seconds / batch)
+        total += seconds
+        runs += 1
+    return {"seconds": best, "runs": runs, "batch": batch}
+
+
+def tensors(torch, case):
+    """x, weight, bias and the conv function, in the case's memory format."""
+    import torch.nn.functional as F
+
+    dims = case["dims"]
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    x = torch.randn(case["x"])
+    w = torch.randn(case["weight"])
+    if case["channels_last"]:
+        # Stored N, spatial..., C: the same tensor seen as N, C, spatial... with
+        # channels-last strides, which PyTorch runs on its channels-last path.
+        x = x.permute(0, dims + 1, *range(1, dims + 1))
+        formats = {2: torch.channels_last, 3: torch.channels_last_3d}
+        if dims in formats:
+            w = w.contiguous(memory_format=formats[dims])
+    b = torch.randn(case["weight"][0])
+    return x, w, b, conv
+
+
+def time_case(torch, case, rule):
+    x, w, b, conv = tensors(torch, case)
+    options = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+
+    def forward():
+        with torch.no_grad():
+            conv(x, w, b, **options)
+
+    xg, wg, bg = (t.detach().requires_grad_(True) for t in (x, w, b))
+    with torch.no_grad():
+        gy = torch.randn_like(conv(x, w, b, **options))
+
+    def forward_backward():
+        xg.grad = wg.grad = bg.grad = None
+        conv(xg, wg, bg, **options).backward(gy)
+
+    return measure(forward, rule), measure(forward_backward, rule)
+
+
+def main():
+    request = json.load(sys.stdin)
+    try:
+        import torch
+    except Exception as error:  # noqa: BLE001 - any failure means no PyTorch
+        json.dump({"error": f"import torch failed: {error}"}, sys.stdout)
+        return
+    torch.manual_seed(0)
+    results = []
+    for case in request["cases"]:
+        for threads in request["threads"]:
+            torch.set_num_threads(threads)
+            forward, forward_backward = time_case(torch, case, request["rule"])
+            print(
+                f"torch {case['name']:10} {threads}t fwd {forward['seconds']:.3e} s"
+                f" fwd+bwd {forward_backward['seconds']:.3e} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            results.append(
+                {
+                    "case": case["name"],
+                    "threads": threads,
+                    "torch_threads": torch.get_num_threads(),
+                    "forward": forward,
+                    "forward_backward": forward_backward,
+                }
+            )
+    json.dump({"torch": torch.__version__, "results": results}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
