@@ -84,6 +84,15 @@ pub fn row_major(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// Row-major strides of a shape of rank `R` (`shape` has `R` entries), without allocating.
+pub fn strides<const R: usize>(shape: &[usize]) -> [usize; R] {
+    let mut strides = [1; R];
+    for i in (0..R.saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape.get(i + 1).copied().unwrap_or(1);
+    }
+    strides
+}
+
 /// A zeroed row-major buffer for the tensor `name` of this shape, or `TooLarge`.
 pub fn zeros<T: Element>(name: &str, shape: &[usize]) -> Result<Vec<T>, ShapeError> {
     let mut data = allocate(name, shape)?;

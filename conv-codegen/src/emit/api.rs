@@ -114,6 +114,7 @@ fn forward_fns(program: &Program) -> TokenStream {
         .collect();
     let out_ty = api.array_type(api.out_rank());
     let out_mut = api.view_mut(api.out_rank());
+    let out_rank = super::names::lit(api.out_rank());
     let out_axes = &kernel.output;
     let shape = api.shape_of(&kernel.output);
     let bias = kernel.bias.map(|axis| {
@@ -150,7 +151,7 @@ fn forward_fns(program: &Program) -> TokenStream {
             let shape = #shape;
             #bias_prep
             let mut out = #private::zeros("y", &shape)?;
-            #kernel_fn(&extents, #(#names.view(),)* #bias_pass &mut out, &#private::row_major(&shape))?;
+            #kernel_fn(&extents, #(#names.view(),)* #bias_pass &mut out, &#private::strides::<#out_rank>(&shape))?;
             #private::into_array("y", &shape, out)
         }
 
@@ -187,6 +188,7 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
     let target_name = api.operand(target);
     let names: Vec<Ident> = (0..n).map(|i| api.operand(i)).collect();
     let rank = api.rank(target);
+    let rank_lit = super::names::lit(rank);
     let params = |generic: bool| -> Vec<TokenStream> {
         (0..n)
             .map(|i| {
@@ -251,7 +253,7 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
             let extents = extents(&[#(#shapes),*])?;
             #private::check_tensor(&extents, "grad_y", &[#(#out_axes),*], grad_y.shape())?;
             let mut out = #private::zeros(#result_name, &#target_name)?;
-            #kernel_fn(&extents, #(#args,)* &mut out, &#private::row_major(&#target_name))?;
+            #kernel_fn(&extents, #(#args,)* &mut out, &#private::strides::<#rank_lit>(&#target_name))?;
             #private::into_array(#result_name, &#target_name, out)
         }
 

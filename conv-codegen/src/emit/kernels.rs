@@ -56,13 +56,28 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
         let (t, d) = (format_ident!("{}", t), dim(*rank));
         quote!(#t: #nd::ArrayView<'_, #elem, #d>)
     });
-    let slices = tensors.iter().map(|(t, _)| {
-        let (s, st, name) = (slice(t), strides(t), t);
+    let out_rank = lit(match gradient.map(|g| g.wrt) {
+        None => kernel.output.len(),
+        Some(Wrt::Operand(i)) => kernel.operands[i].physical.len(),
+        Some(Wrt::Bias) => 1,
+    });
+    let slices = tensors.iter().map(|(t, rank)| {
+        let (s, st, name, rank) = (slice(t), strides(t), t, lit(*rank));
+        let strides = match fixed_strides(kernel, t) {
+            Some(fixed) => {
+                let fixed = fixed.into_iter().map(lit);
+                quote!([#(#fixed),*])
+            }
+            None => {
+                let t = format_ident!("{}", t);
+                quote!(#private::strides::<#rank>(#t.shape()))
+            }
+        };
         let t = format_ident!("{}", t);
         quote! {
             let #t = #private::contiguous(#name, #t)?;
             let #s = #private::flat(&#t);
-            let #st = #private::row_major(#t.shape());
+            let #st: [usize; #rank] = #strides;
         }
     });
     let extents = extent_bindings(kernel, contraction, gradient);
@@ -90,7 +105,7 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]
-        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
+        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize; #out_rank]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
             #(#slices)*
             #lowered
             #extents
@@ -98,6 +113,22 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
             ::core::result::Result::Ok(())
         }
     }
+}
+
+/// The strides of operand `name` when `size` fixes its whole shape (checked against the
+/// arguments before the kernel runs), so that offsets fold into constants.
+fn fixed_strides(kernel: &Kernel, name: &str) -> Option<Vec<usize>> {
+    let operand = kernel.operands.iter().find(|o| o.name == name)?;
+    let shape: Vec<usize> = operand
+        .physical
+        .iter()
+        .map(|a| kernel.sizes.get(a).copied())
+        .collect::<Option<_>>()?;
+    let mut strides = vec![1usize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1].checked_mul(shape[i + 1])?;
+    }
+    Some(strides)
 }
 
 /// For a kernel that is a batch of matrix products: the call that runs this contraction
