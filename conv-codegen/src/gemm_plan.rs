@@ -16,7 +16,7 @@ pub struct GemmPlan {
     pub batch: Vec<char>,
     /// Axes of A and the output (unfolded axes among them): the rows of the product.
     pub m: Vec<char>,
-    /// Axes of B and the output: the columns.
+    /// Axes of B and the output: the columns (none for a depthwise convolution: one column).
     pub n: Vec<char>,
     /// Axes of A and B, summed (window axes among them): the reduction.
     pub k: Vec<char>,
@@ -68,7 +68,7 @@ pub fn gemm_plan(kernel: &Kernel) -> Option<GemmPlan> {
         .windows
         .iter()
         .all(|w| plan.m.contains(&w.axis) && plan.k.contains(&w.window));
-    (windows_fit && !plan.n.is_empty() && !plan.m.is_empty() && !plan.k.is_empty()).then_some(plan)
+    (windows_fit && !plan.m.is_empty() && !plan.k.is_empty()).then_some(plan)
 }
 
 #[cfg(test)]
@@ -107,6 +107,16 @@ mod tests {
     }
 
     #[test]
+    fn depthwise_is_a_batch_of_single_column_products() {
+        let p =
+            plan(r#"k(x, w) = "nchwkj,ckj->nchw" { unfold x.h by k; unfold x.w by j; }"#).unwrap();
+        assert_eq!(
+            (p.batch, p.m, p.n, p.k),
+            (chars("c"), chars("nhw"), chars(""), chars("kj"))
+        );
+    }
+
+    #[test]
     fn matmul_is_a_plan_and_so_is_a_batched_one() {
         let p = plan(r#"k(a, b) = "ik,kj->ij";"#).unwrap();
         assert_eq!((p.m, p.n, p.k), (chars("i"), chars("j"), chars("k")));
@@ -115,10 +125,7 @@ mod tests {
 
     #[test]
     fn kernels_that_are_not_gemms_have_no_plan() {
-        // depthwise: no column axis; one operand; three operands; an axis of one operand only.
-        assert!(
-            plan(r#"k(x, w) = "nchwkj,ckj->nchw" { unfold x.h by k; unfold x.w by j; }"#).is_none()
-        );
+        // one operand; three operands; an axis of one operand only.
         assert!(plan(r#"k(x) = "nclk->ncl" { unfold x.l by k; size k = 2; }"#).is_none());
         assert!(plan(r#"k(a, b, c) = "ab,bc,cd->ad";"#).is_none());
         assert!(plan(r#"k(a, b) = "ikz,kj->ij";"#).is_none());

@@ -154,7 +154,8 @@ impl Layout {
             return None;
         }
         let c_row_stride = c.stride_of(*m_inner.last()?);
-        let c_col_stride = c.stride_of(*plan.n.last()?);
+        // No column axes (a depthwise convolution, a matrix-vector product): one column.
+        let c_col_stride = plan.n.last().map_or(0, |&n| c.stride_of(n));
         Some(Layout {
             len,
             windows,

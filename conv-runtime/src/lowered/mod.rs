@@ -54,7 +54,7 @@ fn prepare<T>(
     Product::new(kernel, plan, extents, (a, b), THRESHOLD.with(Cell::get))
 }
 
-/// `C = A (x) B` (+ `bias` along the column axis), if the kernel is a batch of products
+/// `C = A (x) B` (+ `bias` along its output axis), if the kernel is a batch of products
 /// big enough to be worth it; `false` leaves `out` untouched for the loop nest.
 #[allow(clippy::too_many_arguments)]
 pub fn forward<T: Element>(
@@ -66,14 +66,10 @@ pub fn forward<T: Element>(
     bias: Option<(char, &[T])>,
     out: &mut [T],
 ) -> bool {
-    if bias.is_some_and(|(axis, _)| plan.n != [axis]) {
-        return false;
-    }
     let Some(p) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
     let packed = p.pack_b_per_batch(b.data);
-    let bias = bias.map(|(_, bias)| bias);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let threads = rayon::current_num_threads();
     match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
@@ -96,9 +92,6 @@ pub fn forward<T: Element>(
                             c_strides,
                             1,
                         );
-                    }
-                    if let Some(bias) = bias {
-                        p.add_bias(bias, c);
                     }
                 },
             );
@@ -124,14 +117,29 @@ pub fn forward<T: Element>(
                     }
                 }
             }
-            if let Some(bias) = bias {
-                for &c in &p.outer_c {
-                    p.add_bias(bias, &mut out[c..]);
-                }
-            }
         }
     }
+    if let Some((axis, bias)) = bias {
+        add_bias(&kernel.output, &p.layout, axis, bias, out);
+    }
     true
+}
+
+/// Adds `bias[i]` to every element of the row-major output whose index along `axis` is `i`.
+fn add_bias<T: Element>(
+    output: &[char],
+    layout: &layout::Layout,
+    axis: char,
+    bias: &[T],
+    out: &mut [T],
+) {
+    let at = output.iter().position(|&a| a == axis).unwrap_or(0);
+    let inner: usize = output[at + 1..].iter().map(|a| layout.len[a]).product();
+    for block in out.chunks_mut((inner * bias.len()).max(1)) {
+        for (run, &b) in block.chunks_mut(inner.max(1)).zip(bias) {
+            run.iter_mut().for_each(|v| *v = *v + b);
+        }
+    }
 }
 
 /// The gradient of B: `grad_b[k][n] = sum over rows of A[m][k] grad_y[m][n]`.

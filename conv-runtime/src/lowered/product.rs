@@ -219,15 +219,4 @@ impl Product {
             threads,
         );
     }
-
-    /// Adds the bias to every row of the region of C starting at `c`.
-    pub fn add_bias<T: Element>(&self, bias: &[T], c: &mut [T]) {
-        let rows = self.panels.row_parts.len() * self.panels.rows_per_part();
-        let (rs, cs) = (self.layout.c_row_stride, self.layout.c_col_stride);
-        for r in 0..rows {
-            for (n, &b) in bias.iter().enumerate().take(self.n_len) {
-                c[r * rs + n * cs] = c[r * rs + n * cs] + b;
-            }
-        }
-    }
 }
