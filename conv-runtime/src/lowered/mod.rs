@@ -9,6 +9,7 @@ mod gemm;
 mod layout;
 mod panel;
 mod product;
+mod single;
 
 use crate::shapes::Extents;
 use crate::Element;
@@ -70,8 +71,38 @@ pub fn forward<T: Element>(
         return false;
     };
     let packed = p.pack_b_per_batch(b.data);
-    let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let threads = rayon::current_num_threads();
+    if single::applies(&p) {
+        match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
+            Some((len, by_chunk)) => {
+                out.par_chunks_mut(len.max(1))
+                    .enumerate()
+                    .for_each(|(chunk, c)| {
+                        let o = by_chunk[chunk];
+                        single::forward(&p, o, a.data, &packed[p.batch_of(o)], c, chunk * len);
+                    })
+            }
+            None => (0..p.outer.len())
+                .for_each(|o| single::forward(&p, o, a.data, &packed[p.batch_of(o)], out, 0)),
+        }
+    } else {
+        multiply_all(&p, &a, &packed, out, threads);
+    }
+    if let Some((axis, bias)) = bias {
+        add_bias(&kernel.output, &p.layout, axis, bias, out);
+    }
+    true
+}
+
+/// C = A * B on the GEMM path.
+fn multiply_all<T: Element>(
+    p: &Product,
+    a: &Tensor<T>,
+    packed: &[Vec<T>],
+    out: &mut [T],
+    threads: usize,
+) {
+    let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
         // Each outer point owns a contiguous chunk of C: products write into it directly.
         Some((len, by_chunk)) if p.outer.len() >= 2 * threads => {
@@ -119,10 +150,6 @@ pub fn forward<T: Element>(
             }
         }
     }
-    if let Some((axis, bias)) = bias {
-        add_bias(&kernel.output, &p.layout, axis, bias, out);
-    }
-    true
 }
 
 /// Adds `bias[i]` to every element of the row-major output whose index along `axis` is `i`.
@@ -160,6 +187,27 @@ pub fn grad_b<T: Element>(
         return false;
     };
     let (k_len, n_len) = (p.k_len, p.n_len);
+    let (k_offsets, n_offsets) = p.b_offsets();
+    if single::applies(&p) {
+        // One sum per batch point, over its outer points in order.
+        let sums: Vec<Vec<T>> = (0..p.batch_points())
+            .into_par_iter()
+            .map(|g| {
+                let mut acc = vec![T::zero(); k_len];
+                for o in g * p.per_batch..(g + 1) * p.per_batch {
+                    single::grad_b(&p, o, a.data, grad_y, &mut acc);
+                }
+                acc
+            })
+            .collect();
+        for (g, acc) in sums.iter().enumerate() {
+            let base = p.outer_b[g * p.per_batch] + n_offsets[0];
+            for (&k, &v) in k_offsets.iter().zip(acc) {
+                out[base + k] = out[base + k] + v;
+            }
+        }
+        return true;
+    }
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let blocks = p.blocks();
     // Partial sums per (batch point, fixed slice of its blocks): the same additions in
@@ -201,7 +249,6 @@ pub fn grad_b<T: Element>(
             acc
         })
         .collect();
-    let (k_offsets, n_offsets) = p.b_offsets();
     for g in 0..p.batch_points() {
         let base = p.outer_b[g * p.per_batch];
         for acc in &partials[g * PARTIALS..(g + 1) * PARTIALS] {
@@ -237,6 +284,10 @@ pub fn grad_a<T: Element>(
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let run_outer =
         |o: usize, panel: &mut Vec<T>, grad: &mut [T], origin: usize, threads: usize| {
+            if single::applies(&p) {
+                single::grad_a(&p, o, &packed[p.batch_of(o)], grad_y, grad, origin);
+                return;
+            }
             for parts in p.blocks_of(o) {
                 let rows = p.rows(&parts);
                 let (rs, cs) = p.panels.strides(rows);

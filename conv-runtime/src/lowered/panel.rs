@@ -37,6 +37,9 @@ pub(crate) struct Panels {
     pub row_parts: Vec<Part>,
     /// Every combination of the reduction axes outside the run.
     pub k_parts: Vec<Part>,
+    /// For each reduction part, the interior of the run window's run (see
+    /// [`super::layout::WindowTable::interior`]): computed once, not once per run.
+    interiors: Vec<(usize, usize, usize)>,
 }
 
 impl Panels {
@@ -74,10 +77,19 @@ impl Panels {
                 k_order[..k_order.len() - 1].to_vec(),
             ),
         };
+        let k_parts = parts(layout, &k_axes, true);
+        let interiors = match run_window {
+            Some(w) => k_parts
+                .iter()
+                .map(|k| layout.windows[w].interior(k.window_values[w].unwrap_or(0)))
+                .collect(),
+            None => Vec::new(),
+        };
         Panels {
             orientation,
             row_parts: parts(layout, &row_axes, false),
-            k_parts: parts(layout, &k_axes, true),
+            k_parts,
+            interiors,
             k_order,
             run_len,
             run_stride,
@@ -109,6 +121,22 @@ impl Panels {
         }
     }
 
+    /// Visits every run of the row parts `parts` (of the outer point `outer`):
+    /// `visit(row part index within parts, reduction part index, the run)`.
+    pub fn for_each_run_at(
+        &self,
+        layout: &Layout,
+        outer: &Part,
+        parts: std::ops::Range<usize>,
+        mut visit: impl FnMut(usize, usize, Run<'_>),
+    ) {
+        for (local, row) in self.row_parts[parts].iter().enumerate() {
+            for (kp, k) in self.k_parts.iter().enumerate() {
+                visit(local, kp, self.run(layout, outer, row, k, kp));
+            }
+        }
+    }
+
     /// Visits every run of the panel of row parts `parts` (of the outer point `outer`):
     /// `visit(first index in the panel, stride in the panel, the run)`.
     pub fn for_each_run(
@@ -120,25 +148,29 @@ impl Panels {
     ) {
         let rows = parts.len() * self.rows_per_part();
         let (row_stride, col_stride) = self.strides(rows);
-        for (local, row) in self.row_parts[parts].iter().enumerate() {
-            for (kp, k) in self.k_parts.iter().enumerate() {
-                let (start, step) = match self.orientation {
-                    Orientation::RowsInner => (
-                        kp * col_stride + local * self.run_len * row_stride,
-                        row_stride,
-                    ),
-                    Orientation::ReductionInner => (
-                        local * row_stride + kp * self.run_len * col_stride,
-                        col_stride,
-                    ),
-                };
-                let run = self.run(layout, outer, row, k);
-                visit(start, step, run);
-            }
-        }
+        let run_len = self.run_len;
+        let orientation = self.orientation;
+        self.for_each_run_at(layout, outer, parts, |local, kp, run| {
+            let (start, step) = match orientation {
+                Orientation::RowsInner => {
+                    (kp * col_stride + local * run_len * row_stride, row_stride)
+                }
+                Orientation::ReductionInner => {
+                    (local * row_stride + kp * run_len * col_stride, col_stride)
+                }
+            };
+            visit(start, step, run);
+        });
     }
 
-    fn run<'l>(&self, layout: &'l Layout, outer: &Part, row: &Part, k: &Part) -> Run<'l> {
+    fn run<'l>(
+        &self,
+        layout: &'l Layout,
+        outer: &Part,
+        row: &Part,
+        k: &Part,
+        kp: usize,
+    ) -> Run<'l> {
         let mut base = outer.offset + row.offset + k.offset;
         for (w, table) in layout.windows.iter().enumerate() {
             if Some(w) == self.run_window {
@@ -163,7 +195,7 @@ impl Panels {
             Some(w) => {
                 let table = &layout.windows[w];
                 let t = k.window_values[w].unwrap_or(0);
-                let (a_lo, a_hi, p0) = table.interior(t);
+                let (a_lo, a_hi, p0) = self.interiors[kp];
                 Run::Window {
                     base,
                     stride: window_stride(layout, w).unwrap_or(0),
