@@ -118,24 +118,46 @@ pub fn measure(declarations: &[Declaration], repeats: usize) -> Result<Vec<Cost>
         .collect()
 }
 
-/// Wall time of `cargo build --release --examples` in `workspace` with a fresh, empty
-/// target directory (removed afterwards): every dependency is compiled.
-pub fn build_examples(workspace: &Path) -> Result<f64, String> {
+/// What a clean build of the examples took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BuildTime {
+    pub wall: f64,
+    /// User + system CPU seconds of cargo and every compiler it ran (Linux only): unlike
+    /// the wall time, hardly affected by other processes competing for the CPUs.
+    pub cpu: Option<f64>,
+}
+
+/// `cargo build --release --examples` in `workspace` with a fresh, empty target
+/// directory (removed afterwards): every dependency is compiled.
+pub fn build_examples(workspace: &Path) -> Result<BuildTime, String> {
     let target = std::env::temp_dir().join(format!("conv-bench-build-{}", std::process::id()));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cpu_before = children_cpu_seconds();
     let start = Instant::now();
     let status = Command::new(cargo)
         .args(["build", "--release", "--examples", "--quiet"])
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", &target)
         .status();
-    let seconds = start.elapsed().as_secs_f64();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = children_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let _ = std::fs::remove_dir_all(&target);
     match status {
-        Ok(s) if s.success() => Ok(seconds),
+        Ok(s) if s.success() => Ok(BuildTime { wall, cpu }),
         Ok(s) => Err(format!("cargo build --release --examples: {s}")),
         Err(e) => Err(format!("cannot run cargo: {e}")),
     }
+}
+
+/// CPU seconds of this process's waited-for children: cutime + cstime of /proc/self/stat
+/// (in clock ticks of 1/100 s, Linux's USER_HZ).
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(13)? + ticks(14)?) / 100.0)
 }
 
 /// The table of costs, with a total line.
@@ -195,5 +217,14 @@ mod tests {
         let costs = measure(&declarations, 1).unwrap();
         assert!(costs.iter().all(|c| c.lines > 10 && c.expand_seconds > 0.0));
         assert_eq!(table(&costs).last().unwrap()[0], "total");
+    }
+
+    #[test]
+    fn children_cpu_time_grows_with_a_busy_child() {
+        let before = children_cpu_seconds().unwrap();
+        let busy = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done";
+        let status = Command::new("sh").args(["-c", busy]).status().unwrap();
+        assert!(status.success());
+        assert!(children_cpu_seconds().unwrap() > before);
     }
 }

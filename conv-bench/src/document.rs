@@ -1,7 +1,7 @@
 //! BENCHMARKS.md and the chart of ratios, from a run's numbers.
 
 use crate::chart::{self, Series};
-use crate::compile_cost::{self, Cost};
+use crate::compile_cost::{self, BuildTime, Cost};
 use crate::report::{self, Row};
 
 /// Everything BENCHMARKS.md shows.
@@ -19,8 +19,8 @@ pub struct Document<'a> {
     /// PyTorch's version, or why it is missing.
     pub torch: &'a Result<String, String>,
     pub costs: &'a [Cost],
-    /// `cargo build --release --examples` from clean, seconds, if measured.
-    pub build: Option<&'a Result<f64, String>>,
+    /// `cargo build --release --examples` from clean, if measured.
+    pub build: Option<&'a Result<BuildTime, String>>,
     /// Where the chart is, relative to BENCHMARKS.md.
     pub chart: &'a str,
 }
@@ -106,11 +106,15 @@ pub fn markdown(doc: &Document) -> String {
 }
 
 /// The sentence about the release build of the examples.
-pub fn build_line(build: Option<&Result<f64, String>>) -> String {
+pub fn build_line(build: Option<&Result<BuildTime, String>>) -> String {
     match build {
-        Some(Ok(seconds)) => format!(
+        Some(Ok(time)) => format!(
             "`cargo build --release --examples` from clean (fresh target directory, every \
-             dependency compiled): {seconds:.0} s wall time."
+             dependency compiled): {:.0} s wall time{}.",
+            time.wall,
+            time.cpu.map_or(String::new(), |cpu| format!(
+                ", {cpu:.0} s of CPU time (user + system, cargo and every rustc)"
+            ))
         ),
         Some(Err(why)) => format!("`cargo build --release --examples` failed: {why}."),
         None => "`cargo build --release --examples` from clean: not measured in this run \
@@ -187,7 +191,10 @@ mod tests {
             threads: &[1, 2],
             torch: &Ok("2.5.0".into()),
             costs: &[],
-            build: Some(&Ok(83.4)),
+            build: Some(&Ok(BuildTime {
+                wall: 83.4,
+                cpu: Some(150.2),
+            })),
             chart: "docs/bench_ratios.svg",
         };
         let md = markdown(&doc);
@@ -200,7 +207,7 @@ mod tests {
             "- 1 thread(s), all cases (1): forward 2.00x, forward+backward 2.00x",
             "![PyTorch/ours, log scale](docs/bench_ratios.svg)",
             "| total |  | 0.00 ms | 0 |",
-            "83 s wall time",
+            "83 s wall time, 150 s of CPU time",
         ] {
             assert!(md.contains(part), "{part}\n{md}");
         }
