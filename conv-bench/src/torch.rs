@@ -57,27 +57,27 @@ pub fn request(cases: &[&Case], threads: &[usize], rule: &Rule) -> Value {
 
 /// Runs `python script` on `request`. `Err` says why PyTorch's side is missing.
 pub fn run(python: &str, script: &Path, request: &Value) -> Result<TorchRun, String> {
-    let mut child = Command::new(python)
-        .arg(script)
+    run_command(Command::new(python).arg(script), request)
+}
+
+fn run_command(command: &mut Command, request: &Value) -> Result<TorchRun, String> {
+    let what = format!("{command:?}");
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("cannot run {python} {}: {e}", script.display()))?;
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     stdin
         .write_all(request.to_string().as_bytes())
-        .map_err(|e| format!("cannot write to {python}: {e}"))?;
+        .map_err(|e| format!("cannot write to {what}: {e}"))?;
     drop(stdin);
     let output = child
         .wait_with_output()
-        .map_err(|e| format!("{python} failed: {e}"))?;
+        .map_err(|e| format!("{what} failed: {e}"))?;
     if !output.status.success() {
-        return Err(format!(
-            "{} exited with {}",
-            script.display(),
-            output.status
-        ));
+        return Err(format!("{what} exited with {}", output.status));
     }
     parse(&String::from_utf8_lossy(&output.stdout))
 }
@@ -126,6 +126,40 @@ pub fn parse(text: &str) -> Result<TorchRun, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// torch_bench.py on every case, against the stand-in for PyTorch in
+    /// tests/fake_torch, which checks each call's shapes, groups and memory format and
+    /// computes output shapes by PyTorch's rule: the PyTorch description of every case
+    /// is consistent, and the whole exchange works, without PyTorch installed.
+    #[test]
+    fn every_case_goes_through_torch_bench_py() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cases = crate::cases::all();
+        let refs: Vec<&Case> = cases.iter().collect();
+        let rule = Rule {
+            min_time: 0.0,
+            min_runs: 1,
+            max_time: 0.0,
+            batch_time: 0.0,
+            keep_slow_warm_up: false,
+        };
+        let request = request(&refs, &[1, 2], &rule);
+        let mut command = Command::new("python3");
+        command
+            .arg(dir.join("torch_bench.py"))
+            .env("PYTHONPATH", dir.join("tests/fake_torch"));
+        if Command::new("python3").arg("--version").output().is_err() {
+            eprintln!("no python3: skipped");
+            return;
+        }
+        let run = run_command(&mut command, &request).unwrap();
+        assert_eq!(run.version, "fake");
+        assert_eq!(run.results.len(), 2 * cases.len());
+        for case in &cases {
+            let timing = run.get(case.name, 2).unwrap();
+            assert!(timing.forward.seconds > 0.0 && timing.forward_backward.runs >= 1);
+        }
+    }
 
     #[test]
     fn answers_are_read() {
