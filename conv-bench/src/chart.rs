@@ -52,6 +52,14 @@ pub fn svg(title: &str, series: &[Series], groups: &[(String, Vec<Option<f64>>)]
         );
     }
     let bottom = height - 30.0;
+    if groups.iter().all(|g| g.1.iter().all(Option::is_none)) {
+        let _ = writeln!(
+            w,
+            r#"<text x="{}" y="{}" fill="darkred">no ratios in this run (PyTorch was not timed)</text>"#,
+            LABEL + 10.0,
+            TOP + 12.0
+        );
+    }
     for power in lo as i32..=hi as i32 {
         let gx = x(10f64.powi(power));
         let (stroke, label) = if power == 0 {
@@ -137,5 +145,8 @@ mod tests {
         );
         assert!(svg.contains("fwd+bwd &lt;1t&gt;") && svg.contains("3x3 &amp; co"));
         assert_eq!(svg.matches("<title>").count(), 3);
+        assert!(!svg.contains("no ratios"));
+        let empty = vec![("tiny".to_string(), vec![None, None])];
+        assert!(super::svg("ratios", &series, &empty).contains("no ratios in this run"));
     }
 }

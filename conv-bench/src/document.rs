@@ -49,7 +49,7 @@ pub fn markdown(doc: &Document) -> String {
     );
     let torch = match doc.torch {
         Ok(version) => format!("PyTorch {version}"),
-        Err(why) => format!("PyTorch was not available in this run ({why})"),
+        Err(why) => format!("PyTorch (not available in this run: {why}; when it is)"),
     };
     for line in [
         format!("- {FLOPS_NOTE}"),
@@ -76,6 +76,13 @@ pub fn markdown(doc: &Document) -> String {
     out += "\n## Results\n\n";
     out += &report::markdown(&report::results_table(doc.rows));
     out += "\nGeometric means of PyTorch/ours:\n\n";
+    if doc
+        .threads
+        .iter()
+        .all(|&t| report::geomeans(doc.rows, t).is_empty())
+    {
+        out += "- none: no PyTorch timings in this run.\n";
+    }
     for &threads in doc.threads {
         for g in report::geomeans(doc.rows, threads) {
             out += &format!(
@@ -211,6 +218,17 @@ mod tests {
         ] {
             assert!(md.contains(part), "{part}\n{md}");
         }
+        let without_torch = Document {
+            torch: &Err("no torch".into()),
+            rows: &[row("3x3 56", 1, None)],
+            ..doc
+        };
+        let md = markdown(&without_torch);
+        assert!(md.contains("PyTorch (not available in this run: no torch; when it is): "));
+        assert!(
+            md.contains("- none: no PyTorch timings in this run."),
+            "{md}"
+        );
         let svg = chart(&rows, &[1, 2]);
         // Two cases' worth of groups (one case, two geomeans), four series each.
         assert_eq!(svg.matches("<title>").count(), 12);
