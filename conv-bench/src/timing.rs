@@ -16,9 +16,6 @@ pub struct Rule {
     pub max_time: f64,
     /// Calls shorter than this are timed in batches of calls at least this long.
     pub batch_time: f64,
-    /// A warm-up call slower than `max_time` counts as the one measurement (`--quick`
-    /// only: a slow call is not repeated just to be discarded).
-    pub keep_slow_warm_up: bool,
 }
 
 impl Rule {
@@ -28,7 +25,6 @@ impl Rule {
         min_runs: 5,
         max_time: 2.0,
         batch_time: 100e-6,
-        keep_slow_warm_up: false,
     };
     /// `--quick`.
     pub const QUICK: Rule = Rule {
@@ -36,18 +32,13 @@ impl Rule {
         min_runs: 3,
         max_time: 0.2,
         batch_time: 50e-6,
-        keep_slow_warm_up: true,
     };
 
     /// A one-line description, for the report.
     pub fn describe(&self) -> String {
-        let warm_up = if self.keep_slow_warm_up {
-            "one warm-up call (kept as the single measurement when it alone exceeds the cap)"
-        } else {
-            "one warm-up call (never counted)"
-        };
         format!(
-            "{warm_up}, then repeats until >= {} s and >= {} repeats, or >= {} s in all; \
+            "one warm-up call (never counted: it pays one-time costs such as PyTorch's \
+             first autograd call), then repeats until >= {} s and >= {} repeats, or >= {} s in all; \
              calls under {} us are timed in batches; the minimum is reported",
             self.min_time,
             self.min_runs,
@@ -71,13 +62,6 @@ pub struct Timing {
 /// Times `f` under `rule`.
 pub fn measure(f: &dyn Fn(), rule: &Rule) -> Timing {
     let warm_up = time_batch(f, 1);
-    if warm_up >= rule.max_time && rule.keep_slow_warm_up {
-        return Timing {
-            seconds: warm_up,
-            runs: 1,
-            batch: 1,
-        };
-    }
     // Calibration, which warms up further: double the batch until it takes batch_time.
     let mut batch = 1;
     let mut elapsed = warm_up;
@@ -122,7 +106,6 @@ mod tests {
             min_runs: 4,
             max_time: 1.0,
             batch_time: 100e-6,
-            keep_slow_warm_up: false,
         };
         let timing = measure(&|| calls.set(std::hint::black_box(calls.get() + 1)), &rule);
         assert!(timing.batch > 1, "{timing:?}");
@@ -139,17 +122,27 @@ mod tests {
             min_runs: 100,
             max_time: 0.01,
             batch_time: 1e-6,
-            keep_slow_warm_up: false,
         };
         let timing = measure(&sleep, &rule);
         assert_eq!(timing.batch, 1);
         assert!((1..=4).contains(&timing.runs), "{timing:?}");
         assert!(timing.seconds >= 0.003, "{timing:?}");
-        let quick = Rule {
-            keep_slow_warm_up: true,
-            max_time: 0.001,
-            ..rule
+    }
+
+    #[test]
+    fn a_slow_first_call_is_never_counted() {
+        // Like PyTorch's first autograd call: a one-time cost far above the cap.
+        let first = Cell::new(true);
+        let call = || {
+            if first.replace(false) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         };
-        assert_eq!(measure(&sleep, &quick).runs, 1);
+        let rule = Rule {
+            max_time: 0.001,
+            ..Rule::QUICK
+        };
+        let timing = measure(&call, &rule);
+        assert!(timing.seconds < 0.01, "{timing:?}");
     }
 }

@@ -48,7 +48,7 @@ pub fn request(cases: &[&Case], threads: &[usize], rule: &Rule) -> Value {
     json!({
         "rule": {
             "min_time": rule.min_time, "min_runs": rule.min_runs, "max_time": rule.max_time,
-            "batch_time": rule.batch_time, "keep_slow_warm_up": rule.keep_slow_warm_up,
+            "batch_time": rule.batch_time,
         },
         "threads": threads,
         "cases": cases,
@@ -141,7 +141,6 @@ mod tests {
             min_runs: 1,
             max_time: 0.0,
             batch_time: 0.0,
-            keep_slow_warm_up: false,
         };
         let request = request(&refs, &[1, 2], &rule);
         let mut command = Command::new("python3");
