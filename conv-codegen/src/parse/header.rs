@@ -5,7 +5,10 @@ use crate::ast::{KernelAst, Located};
 use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, Token, Visibility};
+use syn::{
+    AttrStyle, Attribute, Expr, ExprLit, Ident, Lit, LitStr, Meta, MetaNameValue, Path, Token,
+    Visibility,
+};
 
 struct Header {
     attrs: Vec<Attribute>,
@@ -19,7 +22,7 @@ struct Header {
 
 impl Parse for Header {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let attrs = input.call(outer_attributes)?;
         let vis: Visibility = input.parse()?;
         let name: Ident = input.parse()?;
         let content;
@@ -104,6 +107,78 @@ pub(super) fn parse_kernel(
         vis: header.vis,
     };
     Ok((kernel, errors))
+}
+
+/// The most tokens the value of an attribute `name = value` may have, unless it is one
+/// literal. syn's expression parser recurses once per operator or closure
+/// (`#[doc = - - - ... 1]`), so a value of thousands of tokens would overflow the stack.
+pub const MAX_ATTRIBUTE_TOKENS: usize = 64;
+
+/// Outer attributes, as `Attribute::parse_outer` reads them, but with the value of
+/// `name = value` parsed as an expression only when it has at most
+/// [`MAX_ATTRIBUTE_TOKENS`] tokens.
+fn outer_attributes(input: ParseStream) -> syn::Result<Vec<Attribute>> {
+    let mut attrs = Vec::new();
+    while input.peek(Token![#]) {
+        let pound_token = input.parse()?;
+        let content;
+        let bracket_token = syn::bracketed!(content in input);
+        let ahead = content.fork();
+        ahead.call(Path::parse_mod_style)?;
+        let meta = if ahead.peek(Token![=]) {
+            let path = content.call(Path::parse_mod_style)?;
+            let eq_token = content.parse()?;
+            let tokens: TokenStream = content.parse()?;
+            let value = match syn::parse2::<Lit>(tokens.clone()) {
+                Ok(lit) => Expr::Lit(ExprLit {
+                    attrs: Vec::new(),
+                    lit,
+                }),
+                Err(_) if token_count(&tokens) > MAX_ATTRIBUTE_TOKENS => {
+                    return Err(syn::Error::new_spanned(
+                        tokens,
+                        format!(
+                            "this attribute's value has more than {MAX_ATTRIBUTE_TOKENS} tokens: write a literal, e.g. `#[doc = \"...\"]`"
+                        ),
+                    ))
+                }
+                Err(_) => syn::parse2(tokens)?,
+            };
+            Meta::NameValue(MetaNameValue {
+                path,
+                eq_token,
+                value,
+            })
+        } else {
+            content.parse()?
+        };
+        attrs.push(Attribute {
+            pound_token,
+            style: AttrStyle::Outer,
+            bracket_token,
+            meta,
+        });
+    }
+    Ok(attrs)
+}
+
+/// The number of tokens, those inside groups included, counted without recursion.
+fn token_count(tokens: &TokenStream) -> usize {
+    let mut count = 0;
+    let mut open = vec![tokens.clone().into_iter()];
+    while let Some(level) = open.last_mut() {
+        match level.next() {
+            Some(proc_macro2::TokenTree::Group(group)) => {
+                count += 1;
+                open.push(group.stream().into_iter());
+            }
+            Some(_) => count += 1,
+            None => {
+                open.pop();
+            }
+        }
+    }
+    count
 }
 
 fn doc_text(attr: &Attribute) -> Option<String> {

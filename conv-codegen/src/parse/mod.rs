@@ -7,6 +7,8 @@
 mod header;
 mod statement;
 
+pub use header::MAX_ATTRIBUTE_TOKENS;
+
 use crate::ast::{KernelAst, Loc};
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 
@@ -41,9 +43,21 @@ impl Spans {
     }
 }
 
+/// How deep brackets may nest in an invocation. A kernel needs two levels (`{ pad = (1, 2); }`)
+/// and its attributes a few more; syn's parsers recurse once per level, so a text nested
+/// thousands deep would overflow the stack instead of getting an error.
+pub const MAX_NESTING: usize = 32;
+
 /// Parses the body of a `conv_kernel! { ... }` invocation.
 pub fn parse_tokens(tokens: TokenStream) -> Parsed {
     let mut parsed = Parsed::default();
+    if let Some(span) = too_deep(&tokens) {
+        parsed.errors.push(syn::Error::new(
+            span,
+            format!("brackets nest more than {MAX_NESTING} deep here: a kernel needs a few levels at most"),
+        ));
+        return parsed;
+    }
     for chunk in split_kernels(tokens) {
         let (chunk, unterminated) = terminate(chunk, ends_kernel);
         match header::parse_kernel(chunk, &mut parsed.spans) {
@@ -63,12 +77,35 @@ pub fn parse_tokens(tokens: TokenStream) -> Parsed {
     parsed
 }
 
+/// The opening bracket of the first group nested deeper than [`MAX_NESTING`], found
+/// without recursion.
+fn too_deep(tokens: &TokenStream) -> Option<Span> {
+    let mut open = vec![tokens.clone().into_iter()];
+    while let Some(level) = open.last_mut() {
+        match level.next() {
+            Some(TokenTree::Group(group)) => {
+                if open.len() > MAX_NESTING {
+                    return Some(group.span_open());
+                }
+                open.push(group.stream().into_iter());
+            }
+            Some(_) => {}
+            None => {
+                open.pop();
+            }
+        }
+    }
+    None
+}
+
 /// Parses kernel text: the same grammar as inside the macro.
 pub fn parse_text(text: &str) -> Parsed {
-    match syn::parse_str::<TokenStream>(text) {
+    // proc_macro2's lexer, not `syn::parse_str`, which would walk the nested groups of
+    // the text recursively before `parse_tokens` could bound their depth.
+    match text.parse::<TokenStream>() {
         Ok(tokens) => parse_tokens(tokens),
         Err(error) => Parsed {
-            errors: vec![error],
+            errors: vec![syn::Error::from(error)],
             ..Parsed::default()
         },
     }
