@@ -12,9 +12,44 @@ pub struct Subscripts {
     pub output_positions: Vec<usize>,
 }
 
-/// Splits and validates a spec; returns every problem found.
+/// A spec reports at most this many problems one by one, then how many more it has: a
+/// spec of thousands of repeated letters would otherwise make thousands of messages, each
+/// quoting the spec.
+pub const MAX_SPEC_ERRORS: usize = 16;
+
+/// The problems of a spec: the first [`MAX_SPEC_ERRORS`] written out, the others counted.
+#[derive(Default)]
+struct Problems {
+    list: Vec<String>,
+    more: usize,
+}
+
+impl Problems {
+    /// Records a problem, writing its message only while there is room for it.
+    fn push(&mut self, message: impl FnOnce() -> String) {
+        if self.list.len() < MAX_SPEC_ERRORS {
+            self.list.push(message());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn into_messages(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list.push(format!(
+                "and {} more problem{} like these in the spec",
+                self.more,
+                if self.more == 1 { "" } else { "s" }
+            ));
+        }
+        self.list
+    }
+}
+
+/// Splits and validates a spec; returns every problem found (the first
+/// [`MAX_SPEC_ERRORS`] of them, and how many more there are).
 pub fn parse_spec(spec: &str) -> Result<Subscripts, Vec<String>> {
-    let mut errors = Vec::new();
+    let mut errors = Problems::default();
     let parts: Vec<&str> = spec.split("->").collect();
     if spec.trim().is_empty() {
         return Err(vec![
@@ -45,14 +80,14 @@ pub fn parse_spec(spec: &str) -> Result<Subscripts, Vec<String>> {
     let (output, output_positions) = letters(spec, parts[1], output_start, "output", &mut errors)
         .into_iter()
         .unzip();
-    if errors.is_empty() {
+    if errors.list.is_empty() {
         Ok(Subscripts {
             inputs,
             output,
             output_positions,
         })
     } else {
-        Err(errors)
+        Err(errors.into_messages())
     }
 }
 
@@ -63,7 +98,7 @@ fn letters(
     subscript: &str,
     offset: usize,
     role: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Problems,
 ) -> Vec<(char, usize)> {
     let mut axes: Vec<(char, usize)> = Vec::new();
     let mut previous = ' ';
@@ -76,19 +111,19 @@ fn letters(
         }
         if !c.is_ascii_alphabetic() {
             let what = if c == '.' {
-                "ellipses are not supported; name every axis with a letter".to_string()
+                "ellipses are not supported; name every axis with a letter"
             } else {
-                "every axis is one ASCII letter (a-z, A-Z)".to_string()
+                "every axis is one ASCII letter (a-z, A-Z)"
             };
-            errors.push(format!(
-                "the spec \"{spec}\" has {c:?} at position {position}: {what}"
-            ));
+            errors.push(|| format!("the spec \"{spec}\" has {c:?} at position {position}: {what}"));
         } else if axes.iter().any(|&(a, _)| a == c) {
-            errors.push(format!(
-                "axis '{c}' appears twice in the {role} subscript \"{}\" (position {position} of the spec): \
-                 repeated axes (diagonals) are not supported; use a different letter for each axis",
-                subscript.trim()
-            ));
+            errors.push(|| {
+                format!(
+                    "axis '{c}' appears twice in the {role} subscript \"{}\" (position {position} of the spec): \
+                     repeated axes (diagonals) are not supported; use a different letter for each axis",
+                    subscript.trim()
+                )
+            });
         } else {
             axes.push((c, position));
         }

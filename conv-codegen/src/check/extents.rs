@@ -29,6 +29,24 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
             );
             continue;
         }
+        // The taps of a fixed window sit at fixed offsets, which code generation writes
+        // as literals: they must fit in usize whatever the input's length.
+        if let Some(taps) = fixed_window {
+            let span = (taps - 1)
+                .checked_mul(window.dilation)
+                .and_then(|s| s.checked_add(1));
+            if span.is_none() {
+                errors.push(
+                    option_loc(unfold, "dilation").unwrap_or(size_locs[&k]),
+                    format!(
+                        "the window '{k}' of {taps} taps with dilation {} spans more positions than usize holds: \
+                         lower the dilation or the window's size",
+                        window.dilation
+                    ),
+                );
+                continue;
+            }
+        }
         let Some(&len) = kernel.sizes.get(&window.axis) else {
             continue;
         };
@@ -52,7 +70,7 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
                 ),
             ),
             Err(Misfit::PadTooLarge { pad, max }) => (
-                pad_loc(unfold).unwrap_or(size_locs[&a]),
+                option_loc(unfold, "pad").unwrap_or(size_locs[&a]),
                 format!(
                     "{} padding of {pad} is too large for `{name}.{a}` of length {len} (at most {max}): \
                      pad less or use `mode = zeros` or `mode = replicate`",
@@ -71,11 +89,11 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
     }
 }
 
-/// Where the unfold's `pad` value was written.
-fn pad_loc(unfold: &UnfoldAst) -> Option<Loc> {
+/// Where the value of the unfold's option `key` was written.
+fn option_loc(unfold: &UnfoldAst, key: &str) -> Option<Loc> {
     unfold
         .options
         .iter()
-        .find(|o| o.key.value == "pad")
+        .find(|o| o.key.value == key)
         .map(|o| o.value.loc)
 }

@@ -13,8 +13,22 @@ use std::collections::BTreeMap;
 /// Names the generated code uses for its own arguments; operands must not take them.
 const RESERVED: [&str; 2] = ["grad_y", "bias"];
 
+/// The most operands a kernel takes (as numpy's einsum long did). Each generated
+/// gradient function takes every operand, so the generated code grows with the square
+/// of their number: 32 operands make 1 MB of code.
+pub const MAX_OPERANDS: usize = 32;
+
 pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
     let mut errors = Errors::default();
+    if ast.name.value.starts_with("r#") {
+        errors.push(
+            ast.name.loc,
+            format!(
+                "`{}` is a raw identifier: a kernel's name names its module and appears in generated names, write one that is not a keyword",
+                ast.name.value
+            ),
+        );
+    }
     let operand_names = check_operand_names(ast, &mut errors);
     let subscripts = match parse_spec(&ast.spec.value) {
         Ok(s) => Some(s),
@@ -98,6 +112,15 @@ fn check_operand_names(ast: &KernelAst, errors: &mut Errors) -> Vec<String> {
             "a kernel needs at least one operand: name one per input subscript, e.g. `(x, weight)`",
         );
     }
+    if ast.operands.len() > MAX_OPERANDS {
+        errors.push(
+            ast.operand_list,
+            format!(
+                "{} operands are too many: a kernel takes at most {MAX_OPERANDS}, split the contraction into several kernels",
+                ast.operands.len()
+            ),
+        );
+    }
     let mut seen: Vec<&str> = Vec::new();
     for name in &ast.operands {
         if seen.contains(&name.value.as_str()) {
@@ -105,6 +128,14 @@ fn check_operand_names(ast: &KernelAst, errors: &mut Errors) -> Vec<String> {
                 name.loc,
                 format!(
                     "operand `{}` is named twice: give each operand its own name",
+                    name.value
+                ),
+            );
+        } else if let Some(plain) = name.value.strip_prefix("r#") {
+            errors.push(
+                name.loc,
+                format!(
+                    "`{}` is a raw identifier: operand names become parts of generated names (`grad_{plain}`), write one that is not a keyword",
                     name.value
                 ),
             );

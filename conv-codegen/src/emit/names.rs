@@ -3,8 +3,13 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
+/// The identifier written as `name`, which may be raw (`r#type`): the stub of a kernel
+/// whose raw name the checks rejected still needs it.
 pub(crate) fn ident(name: &str) -> Ident {
-    Ident::new(name, Span::call_site())
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
 }
 
 /// Loop index of an axis: `i_h`.

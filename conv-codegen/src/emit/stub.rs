@@ -24,10 +24,14 @@ pub(crate) fn stub(kernel: &ParsedKernel) -> TokenStream {
         Some("f64") => quote!(f64),
         _ => quote!(f32),
     };
-    let generics: Vec<_> = (0..ast.operands.len())
+    // Every function takes every operand: beyond the most a kernel may have (an error
+    // already), the stubs take the first ones, or they would grow with the square of
+    // thousands of operands.
+    let declared = &ast.operands[..ast.operands.len().min(crate::check::MAX_OPERANDS)];
+    let generics: Vec<_> = (0..declared.len())
         .map(|i| format_ident!("T{}", i))
         .collect();
-    let params: Vec<TokenStream> = (0..ast.operands.len())
+    let params: Vec<TokenStream> = (0..declared.len())
         .map(|i| {
             let (arg, t) = (format_ident!("arg{}", i), &generics[i]);
             quote!(#arg: #t)
@@ -35,7 +39,7 @@ pub(crate) fn stub(kernel: &ParsedKernel) -> TokenStream {
         .collect();
     // Field and function names: each operand name once, none that clashes with the bias.
     let mut operands = Vec::new();
-    for name in &ast.operands {
+    for name in declared {
         let ident = ident(&name.value);
         if name.value != "bias" && name.value != "grad_y" && !operands.contains(&ident) {
             operands.push(ident);
