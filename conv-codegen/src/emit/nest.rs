@@ -14,6 +14,10 @@ use quote::quote;
 const UNROLL_LIMIT: usize = 16;
 /// Folds whose stride is at most this get one unrolled tap list per phase.
 const PHASE_LIMIT: usize = 8;
+/// Unrolled window loops nest, so the body is copied the product of their extents
+/// times: windows are unrolled in declaration order while that product stays within
+/// this (without it, eight windows of 16 taps would make 2^32 copies).
+const UNROLL_BUDGET: usize = 256;
 
 enum Level<'a> {
     /// `for i_a in 0..len_a`
@@ -97,12 +101,34 @@ impl Nest<'_> {
         let elem = super::elem(self.kernel);
         let offset = offset(quote!(st_out), out_index);
         let body = self.wrap(&inner, quote!(acc += #product;));
+        // An empty tensor may have huge extents along its other axes: a reduction over
+        // an empty axis is skipped, not run as empty loops inside the loops over the
+        // others (2^40 iterations of nothing), and so is an empty output.
+        let summed: Vec<_> = inner
+            .iter()
+            .filter_map(|level| match level {
+                Level::Loop(a) => Some(len(*a)),
+                _ => None,
+            })
+            .collect();
+        let (empty_sum, body) = if summed.is_empty() {
+            (None, body)
+        } else {
+            (
+                Some(quote!(let empty_sum = [#(#summed),*].contains(&0);)),
+                quote!(if !empty_sum { #body }),
+            )
+        };
         let center = quote! {
             let mut acc: #elem = 0.0;
             #body
             out[#offset] = acc #add_bias;
         };
-        self.wrap(&outer, center)
+        let nest = self.wrap(&outer, center);
+        quote! {
+            #empty_sum
+            if !out.is_empty() { #nest }
+        }
     }
 
     /// `s_x[..] * s_weight[..]`: the product of every input at the current point.
@@ -153,10 +179,28 @@ impl Nest<'_> {
         }
     }
 
-    /// The fixed extent of a window axis small enough to unroll.
+    /// The fixed extent of a window axis to unroll: small enough, and within the budget
+    /// that the windows declared before it left.
     fn unrolled(&self, a: char) -> Option<usize> {
-        let n = *self.kernel.sizes.get(&a)?;
-        (self.kernel.window_of(a).is_some() && n <= UNROLL_LIMIT).then_some(n)
+        let mut copies = 1;
+        for w in &self.kernel.windows {
+            let Some(&n) = self
+                .kernel
+                .sizes
+                .get(&w.window)
+                .filter(|&&n| n <= UNROLL_LIMIT)
+            else {
+                continue;
+            };
+            let within = copies * n <= UNROLL_BUDGET;
+            if w.window == a {
+                return within.then_some(n);
+            }
+            if within {
+                copies *= n;
+            }
+        }
+        None
     }
 
     /// Every `(a, k)` whose padded position `q = a*S + k*D` copies input position `p_k`.
@@ -218,13 +262,12 @@ impl Nest<'_> {
                 quote!(if #q >= #r { #inner })
             }
         };
-        let fixed = self.kernel.sizes.get(&w.window).copied();
-        match fixed {
-            Some(n) if w.stride == 1 && n <= UNROLL_LIMIT => {
+        match self.unrolled(w.window) {
+            Some(n) if w.stride == 1 => {
                 let all = (0..n).map(tap);
                 quote!(#(#all)*)
             }
-            Some(n) if w.stride <= PHASE_LIMIT && n <= UNROLL_LIMIT => {
+            Some(n) if w.stride <= PHASE_LIMIT => {
                 let arms = (0..w.stride).map(|r| {
                     let taps = match f.first_tap(r) {
                         Some(first) => (first..n).step_by(f.step).map(tap).collect(),
