@@ -200,4 +200,81 @@ mod tests {
         );
         assert_eq!(c, [0.0; 4]);
     }
+
+    // The unsafe call relies on each matrix lying inside its slice (checked below for
+    // every matrix, at the exact boundary, and for offsets beyond usize), on strides that
+    // fit isize, on `dst` not overlapping `lhs` or `rhs` (a `&mut` borrow: the compiler
+    // checks it) and on `T` being f32 or f64 (the gemm crate panics for other types).
+
+    /// `gemm` on (m, n, k) with the given slices and strides, `(rows, cols)` each.
+    fn run(
+        (m, n, k): (usize, usize, usize),
+        (c, c_strides): (&mut [f64], (usize, usize)),
+        (a, a_strides): (&[f64], (usize, usize)),
+        (b, b_strides): (&[f64], (usize, usize)),
+    ) {
+        let dst = MatrixMut {
+            data: c,
+            rows: c_strides.0,
+            cols: c_strides.1,
+        };
+        let lhs = Matrix {
+            data: a,
+            rows: a_strides.0,
+            cols: a_strides.1,
+        };
+        let rhs = Matrix {
+            data: b,
+            rows: b_strides.0,
+            cols: b_strides.1,
+        };
+        gemm((m, n, k), dst, false, lhs, rhs, 1);
+    }
+
+    #[test]
+    fn matrices_ending_on_the_last_element_are_accepted() {
+        // 2 x 3 times 3 x 2 with every stride doubled: the last elements are at len - 1.
+        let (a, b, mut c) = (vec![1.0; 11], vec![1.0; 11], vec![0.0; 9]);
+        run((2, 2, 3), (&mut c, (6, 2)), (&a, (6, 2)), (&b, (4, 2)));
+        assert_eq!(c, [3.0, 0.0, 3.0, 0.0, 0.0, 0.0, 3.0, 0.0, 3.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "dst out of bounds")]
+    fn a_destination_outside_its_slice_is_refused() {
+        let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 6], vec![0.0; 5]);
+        run((2, 3, 3), (&mut c, (3, 1)), (&a, (3, 1)), (&b, (3, 1)));
+    }
+
+    #[test]
+    #[should_panic(expected = "rhs out of bounds")]
+    fn a_right_operand_outside_its_slice_is_refused() {
+        let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 8], vec![0.0; 6]);
+        run((2, 3, 3), (&mut c, (3, 1)), (&a, (3, 1)), (&b, (3, 1)));
+    }
+
+    #[test]
+    #[should_panic(expected = "lhs out of bounds")]
+    fn offsets_beyond_usize_are_refused() {
+        let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 9], vec![0.0; 6]);
+        run(
+            (2, 3, 3),
+            (&mut c, (3, 1)),
+            (&a, (usize::MAX, 1)),
+            (&b, (3, 1)),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "strides of in-memory slices fit isize")]
+    fn strides_beyond_isize_are_refused() {
+        // One row: its stride moves no offset, but is still passed to the unsafe call.
+        let (a, b, mut c) = (vec![0.0; 3], vec![0.0; 9], vec![0.0; 3]);
+        run(
+            (1, 3, 3),
+            (&mut c, (usize::MAX, 1)),
+            (&a, (3, 1)),
+            (&b, (3, 1)),
+        );
+    }
 }
