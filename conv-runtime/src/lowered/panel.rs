@@ -5,6 +5,7 @@
 
 use super::layout::{DimIndex, Layout};
 use crate::Element;
+use std::ops::Range;
 
 /// Which index of `A` is stored innermost in a panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,26 +184,33 @@ impl Panels {
             let t = k.window_values[w].unwrap_or(0);
             match table.positions[a * table.taps + t] {
                 Some(p) => base += p * stride,
-                None => return Run::Zeros { len: self.run_len },
+                None => return Run::zeros(self.run_len),
             }
         }
         match self.run_window {
-            None => Run::Strided {
-                base,
-                stride: self.run_stride,
+            None => Run {
                 len: self.run_len,
+                interior: 0..self.run_len,
+                first: base,
+                step: self.run_stride,
+                border: None,
             },
             Some(w) => {
                 let table = &layout.windows[w];
-                let t = k.window_values[w].unwrap_or(0);
+                let tap = k.window_values[w].unwrap_or(0);
                 let (a_lo, a_hi, p0) = self.interiors[kp];
-                Run::Window {
-                    base,
-                    stride: window_stride(layout, w).unwrap_or(0),
-                    table,
-                    tap: t,
-                    interior: (a_lo, a_hi, p0),
+                let stride = window_stride(layout, w).unwrap_or(0);
+                Run {
                     len: self.run_len,
+                    interior: a_lo..a_hi,
+                    first: base + p0 * stride,
+                    step: table.window.stride * stride,
+                    border: Some(Border {
+                        base,
+                        stride,
+                        table,
+                        tap,
+                    }),
                 }
             }
         }
@@ -217,39 +225,20 @@ impl Panels {
         source: &[T],
         panel: &mut [T],
     ) {
-        self.for_each_run(layout, outer, parts, |start, step, run| match run {
-            Run::Zeros { len } => (0..len).for_each(|i| panel[start + i * step] = T::zero()),
-            Run::Strided { base, stride, len } => {
-                if step == 1 && stride == 1 {
-                    panel[start..start + len].copy_from_slice(&source[base..base + len]);
-                } else {
-                    (0..len).for_each(|i| panel[start + i * step] = source[base + i * stride]);
-                }
+        self.for_each_run(layout, outer, parts, |start, step, run| {
+            let Range { start: lo, end: hi } = run.interior;
+            for i in (0..lo).chain(hi..run.len) {
+                panel[start + i * step] = T::zero();
             }
-            Run::Window {
-                base,
-                stride,
-                table,
-                tap,
-                interior: (a_lo, a_hi, p0),
-                len,
-            } => {
-                let s = table.window.stride * stride;
-                let first = base + p0 * stride;
-                if a_lo == a_hi {
-                    // no tap of this run reads inside the input
-                } else if step == 1 && s == 1 {
-                    panel[start + a_lo..start + a_hi]
-                        .copy_from_slice(&source[first..first + a_hi - a_lo]);
-                } else {
-                    (a_lo..a_hi)
-                        .for_each(|a| panel[start + a * step] = source[first + (a - a_lo) * s]);
-                }
-                for a in (0..a_lo).chain(a_hi..len) {
-                    panel[start + a * step] = table.positions[a * table.taps + tap]
-                        .map_or(T::zero(), |p| source[base + p * stride]);
-                }
+            if lo == hi {
+                // no element of this run reads inside the input
+            } else if step == 1 && run.step == 1 {
+                panel[start + lo..start + hi]
+                    .copy_from_slice(&source[run.first..run.first + hi - lo]);
+            } else {
+                run.for_each_interior(|i, o| panel[start + i * step] = source[o]);
             }
+            run.for_each_border(|i, o| panel[start + i * step] = source[o]);
         });
     }
 
@@ -264,59 +253,70 @@ impl Panels {
         grad: &mut [T],
         origin: usize,
     ) {
-        self.for_each_run(layout, outer, parts, |start, step, run| match run {
-            Run::Zeros { .. } => {}
-            Run::Strided { base, stride, len } => {
-                for i in 0..len {
-                    let o = base + i * stride - origin;
-                    grad[o] = grad[o] + panel[start + i * step];
-                }
-            }
-            Run::Window {
-                base,
-                stride,
-                table,
-                tap,
-                interior: (a_lo, a_hi, p0),
-                len,
-            } => {
-                let s = table.window.stride * stride;
-                let first = base + p0 * stride - origin;
-                for a in a_lo..a_hi {
-                    let o = first + (a - a_lo) * s;
-                    grad[o] = grad[o] + panel[start + a * step];
-                }
-                for a in (0..a_lo).chain(a_hi..len) {
-                    if let Some(p) = table.positions[a * table.taps + tap] {
-                        let o = base + p * stride - origin;
-                        grad[o] = grad[o] + panel[start + a * step];
-                    }
-                }
-            }
+        self.for_each_run(layout, outer, parts, |start, step, run| {
+            run.for_each_read(|i, o| grad[o - origin] = grad[o - origin] + panel[start + i * step]);
         });
     }
 }
 
-/// A stretch of `A` along the run axis, as offsets into the windowed operand.
-pub(crate) enum Run<'l> {
-    /// Every element reads the zero padding.
-    Zeros { len: usize },
-    /// Element `i` reads offset `base + i * stride`.
-    Strided {
-        base: usize,
-        stride: usize,
-        len: usize,
-    },
-    /// The run axis is a window's view position: elements `a` in `interior` read
-    /// `base + (p0 + (a - a_lo) * window stride) * stride`, the others go through the table.
-    Window {
-        base: usize,
-        stride: usize,
-        table: &'l super::layout::WindowTable,
-        tap: usize,
-        interior: (usize, usize, usize),
-        len: usize,
-    },
+/// A stretch of `A` along the run axis, as offsets into the windowed operand: elements
+/// `interior` read `first + (i - interior.start) * step`; the others read the zero
+/// padding, or the input position a copying padding mode puts there (`border`).
+pub(crate) struct Run<'l> {
+    pub len: usize,
+    pub interior: Range<usize>,
+    pub first: usize,
+    pub step: usize,
+    border: Option<Border<'l>>,
+}
+
+/// How the elements of a run outside its interior read the input: through the window's
+/// table of positions.
+struct Border<'l> {
+    base: usize,
+    stride: usize,
+    table: &'l super::layout::WindowTable,
+    tap: usize,
+}
+
+impl Run<'_> {
+    /// A run whose every element reads the zero padding.
+    fn zeros(len: usize) -> Self {
+        Run {
+            len,
+            interior: 0..0,
+            first: 0,
+            step: 0,
+            border: None,
+        }
+    }
+
+    /// `f(i, offset)` for every element of the interior.
+    #[inline]
+    pub fn for_each_interior(&self, mut f: impl FnMut(usize, usize)) {
+        let start = self.interior.start;
+        for i in self.interior.clone() {
+            f(i, self.first + (i - start) * self.step);
+        }
+    }
+
+    /// `f(i, offset)` for every element outside the interior that reads the input.
+    #[inline]
+    pub fn for_each_border(&self, mut f: impl FnMut(usize, usize)) {
+        let Some(b) = &self.border else { return };
+        for i in (0..self.interior.start).chain(self.interior.end..self.len) {
+            if let Some(p) = b.table.positions[i * b.table.taps + b.tap] {
+                f(i, b.base + p * b.stride);
+            }
+        }
+    }
+
+    /// `f(i, offset)` for every element that reads the input.
+    #[inline]
+    pub fn for_each_read(&self, mut f: impl FnMut(usize, usize)) {
+        self.for_each_interior(&mut f);
+        self.for_each_border(f);
+    }
 }
 
 /// The operand's stride along the dimension read through window `w`.

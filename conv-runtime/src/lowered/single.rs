@@ -5,6 +5,7 @@
 use super::panel::{Orientation, Run};
 use super::product::Product;
 use crate::Element;
+use std::ops::Range;
 
 /// Whether these products go through this module: one column, rows inner.
 pub(crate) fn applies(p: &Product) -> bool {
@@ -13,86 +14,36 @@ pub(crate) fn applies(p: &Product) -> bool {
 
 /// `dst[i * dst_step] += coef * src[offset(i)]` along a run.
 fn axpy<T: Element>(run: &Run<'_>, coef: T, src: &[T], dst: &mut [T], dst_step: usize) {
-    match *run {
-        Run::Zeros { .. } => {}
-        Run::Strided { base, stride, len } => {
-            if stride == 1 && dst_step == 1 {
-                for (d, &s) in dst[..len].iter_mut().zip(&src[base..base + len]) {
-                    *d = *d + coef * s;
-                }
-            } else {
-                (0..len).for_each(|i| {
-                    dst[i * dst_step] = dst[i * dst_step] + coef * src[base + i * stride]
-                });
-            }
+    let Range { start: lo, end: hi } = run.interior;
+    if lo == hi {
+        // no element of this run reads inside the input
+    } else if dst_step == 1 && run.step == 1 {
+        for (d, &s) in dst[lo..hi]
+            .iter_mut()
+            .zip(&src[run.first..run.first + hi - lo])
+        {
+            *d = *d + coef * s;
         }
-        Run::Window {
-            base,
-            stride,
-            table,
-            tap,
-            interior: (a_lo, a_hi, p0),
-            len,
-        } => {
-            let s = table.window.stride * stride;
-            let first = base + p0 * stride;
-            if a_lo == a_hi {
-                // no tap of this run reads inside the input
-            } else if s == 1 && dst_step == 1 {
-                let n = a_hi - a_lo;
-                for (d, &v) in dst[a_lo..a_hi].iter_mut().zip(&src[first..first + n]) {
-                    *d = *d + coef * v;
-                }
-            } else {
-                for a in a_lo..a_hi {
-                    dst[a * dst_step] = dst[a * dst_step] + coef * src[first + (a - a_lo) * s];
-                }
-            }
-            for a in (0..a_lo).chain(a_hi..len) {
-                if let Some(p) = table.positions[a * table.taps + tap] {
-                    dst[a * dst_step] = dst[a * dst_step] + coef * src[base + p * stride];
-                }
-            }
-        }
+    } else {
+        run.for_each_interior(|i, o| dst[i * dst_step] = dst[i * dst_step] + coef * src[o]);
     }
+    run.for_each_border(|i, o| dst[i * dst_step] = dst[i * dst_step] + coef * src[o]);
 }
 
 /// `sum_i row[i * row_step] * src[offset(i)]` along a run.
 fn dot<T: Element>(run: &Run<'_>, src: &[T], row: &[T], row_step: usize) -> T {
+    let Range { start: lo, end: hi } = run.interior;
     let mut sum = T::zero();
-    match *run {
-        Run::Zeros { .. } => {}
-        Run::Strided { base, stride, len } => {
-            (0..len).for_each(|i| sum = sum + row[i * row_step] * src[base + i * stride]);
+    if lo == hi {
+        // no element of this run reads inside the input
+    } else if row_step == 1 && run.step == 1 {
+        for (&r, &v) in row[lo..hi].iter().zip(&src[run.first..run.first + hi - lo]) {
+            sum = sum + r * v;
         }
-        Run::Window {
-            base,
-            stride,
-            table,
-            tap,
-            interior: (a_lo, a_hi, p0),
-            len,
-        } => {
-            let s = table.window.stride * stride;
-            let first = base + p0 * stride;
-            if a_lo == a_hi {
-                // no tap of this run reads inside the input
-            } else if s == 1 && row_step == 1 {
-                let n = a_hi - a_lo;
-                for (&r, &v) in row[a_lo..a_hi].iter().zip(&src[first..first + n]) {
-                    sum = sum + r * v;
-                }
-            } else {
-                (a_lo..a_hi)
-                    .for_each(|a| sum = sum + row[a * row_step] * src[first + (a - a_lo) * s]);
-            }
-            for a in (0..a_lo).chain(a_hi..len) {
-                if let Some(p) = table.positions[a * table.taps + tap] {
-                    sum = sum + row[a * row_step] * src[base + p * stride];
-                }
-            }
-        }
+    } else {
+        run.for_each_interior(|i, o| sum = sum + row[i * row_step] * src[o]);
     }
+    run.for_each_border(|i, o| sum = sum + row[i * row_step] * src[o]);
     sum
 }
 
@@ -105,45 +56,20 @@ fn scatter<T: Element>(
     grad: &mut [T],
     origin: usize,
 ) {
-    match *run {
-        Run::Zeros { .. } => {}
-        Run::Strided { base, stride, len } => {
-            for i in 0..len {
-                let o = base + i * stride - origin;
-                grad[o] = grad[o] + coef * row[i * row_step];
-            }
+    let Range { start: lo, end: hi } = run.interior;
+    if lo == hi {
+        // no element of this run reads inside the input
+    } else if row_step == 1 && run.step == 1 {
+        let first = run.first - origin;
+        for (g, &r) in grad[first..first + hi - lo].iter_mut().zip(&row[lo..hi]) {
+            *g = *g + coef * r;
         }
-        Run::Window {
-            base,
-            stride,
-            table,
-            tap,
-            interior: (a_lo, a_hi, p0),
-            len,
-        } => {
-            let s = table.window.stride * stride;
-            let first = base + p0 * stride - origin;
-            if a_lo == a_hi {
-                // no tap of this run reads inside the input
-            } else if s == 1 && row_step == 1 {
-                let n = a_hi - a_lo;
-                for (g, &r) in grad[first..first + n].iter_mut().zip(&row[a_lo..a_hi]) {
-                    *g = *g + coef * r;
-                }
-            } else {
-                for a in a_lo..a_hi {
-                    let o = first + (a - a_lo) * s;
-                    grad[o] = grad[o] + coef * row[a * row_step];
-                }
-            }
-            for a in (0..a_lo).chain(a_hi..len) {
-                if let Some(p) = table.positions[a * table.taps + tap] {
-                    let o = base + p * stride - origin;
-                    grad[o] = grad[o] + coef * row[a * row_step];
-                }
-            }
-        }
+    } else {
+        run.for_each_interior(|i, o| {
+            grad[o - origin] = grad[o - origin] + coef * row[i * row_step]
+        });
     }
+    run.for_each_border(|i, o| grad[o - origin] = grad[o - origin] + coef * row[i * row_step]);
 }
 
 /// The rows of outer point `o`'s part range of C (or grad_y), as `(slice start, step)`.
