@@ -93,10 +93,13 @@ impl FoldAxis {
     }
 }
 
-/// What a derived contraction computes.
+/// What a derived contraction computes: the gradient with respect to an operand or to
+/// the bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wrt {
+    /// The operand at this position of the kernel's operand list (from 0).
     Operand(usize),
+    /// The bias, for a kernel that declares one.
     Bias,
 }
 

@@ -1,12 +1,26 @@
 //! Errors in kernel text shown as rustc shows them: the message, the line and column,
 //! and the source line with carets under the token at fault. Used by `conv-explain`.
+//!
+//! The rest of what `conv-explain` prints is the derivation
+//! ([`Interpreter::derivation`](crate::Interpreter::derivation), which a generated module
+//! carries as `DERIVATION`) and the generated code ([`expanded_code`](crate::expanded_code)).
 
 use crate::kernel_text::{TextDiagnostic, TextErrors};
 use proc_macro2::TokenStream;
 use std::fmt::Write;
 
 /// The error of a text that cannot even be split into tokens, saying what to fix
-/// (the parse layer only reports "cannot parse string into token stream").
+/// (the parse layer only reports "cannot parse string into token stream"). `None` when
+/// the text splits into tokens, whether or not it is a valid kernel.
+///
+/// ```
+/// use conv_runtime::explain::lex_error;
+///
+/// let error = lex_error("k(x) = \"nc->n;").unwrap();
+/// assert_eq!((error.line, error.column), (1, 7));
+/// assert_eq!(error.message, "this string is never closed: end it with `\"`");
+/// assert!(lex_error("k(x) = \"nc->n\";").is_none());
+/// ```
 pub fn lex_error(text: &str) -> Option<TextDiagnostic> {
     let span = text.parse::<TokenStream>().err()?.span();
     let at = span.start();
@@ -36,6 +50,23 @@ pub fn lex_error(text: &str) -> Option<TextDiagnostic> {
 /// the call-site span: empty, at line 1, column 0. No token has an empty span (and
 /// [`lex_error`] gives lexing errors a width), so such an error is shown just past the
 /// last token of the text.
+///
+/// ```
+/// use conv_runtime::compile_text;
+/// use conv_runtime::explain::render_errors;
+///
+/// let text = "pool(x) = \"nclk->ncl\" { unfold x.l by k; }";
+/// let errors = compile_text(text).unwrap_err();
+/// let shown = render_errors(text, &errors);
+/// let lines: Vec<&str> = shown.lines().collect();
+/// assert_eq!(
+///     lines[0],
+///     "error: window axis 'k' has no extent: it is in no other operand, so fix it with `size k = N;`"
+/// );
+/// assert_eq!(lines[1], "  --> line 1, column 39");
+/// assert_eq!(lines[3], format!("1 | {text}"));
+/// assert_eq!(lines[4], format!("  | {}^", " ".repeat(38)));
+/// ```
 pub fn render_errors(text: &str, errors: &TextErrors) -> String {
     let last_line = text.trim_end().lines().count().max(1);
     let mut located: Vec<(usize, usize, usize, &str)> = (errors.0.iter())

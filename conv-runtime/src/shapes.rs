@@ -1,14 +1,40 @@
 //! Shape resolution: the extent of every axis of a kernel from its arguments' shapes,
 //! with an error naming operand, axis, expected and actual extent for every mismatch.
+//!
+//! Generated kernels and the [`Interpreter`](crate::Interpreter) resolve shapes with
+//! these same functions, so they accept and reject the same arguments.
 
 use crate::ShapeError;
 use conv_codegen::kernel::{Geometry, Kernel, Misfit};
 use std::collections::BTreeMap;
 
 /// The extent of every axis, and the geometry of every unfold (in declaration order).
+///
+/// [`Interpreter::extents`](crate::Interpreter::extents) gives it for operands of given
+/// shapes.
+///
+/// # Example
+///
+/// ```
+/// use conv_runtime::Interpreter;
+///
+/// let conv = Interpreter::new(r#"conv(x, w) = "nclk,dck->ndl" { unfold x.l by k, stride = 2, pad = 1; }"#)?;
+/// let extents = conv.extents(&[&[2, 3, 10], &[4, 3, 3]])?;
+/// // l = floor((10 + 1 + 1 - (3 - 1) - 1) / 2) + 1
+/// assert_eq!(extents.of('l'), 5);
+/// assert_eq!(extents.shape(&['n', 'd', 'l']), [2, 4, 5]);
+/// let window = &extents.windows[0];
+/// assert_eq!((window.len, window.lo, window.hi, window.span, window.out), (10, 1, 1, 3, 5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extents {
+    /// Every axis of the spec and its extent; an unfolded axis has the length of the
+    /// operand's view along it (the output length of the unfold), a window axis its
+    /// number of taps.
     pub axes: BTreeMap<char, usize>,
+    /// The input length, padding, span and output length of every unfold, in the order
+    /// of the `unfold` statements.
     pub windows: Vec<Geometry>,
 }
 
@@ -25,6 +51,13 @@ impl Extents {
 }
 
 /// Resolves every extent from the operands' shapes and checks that they agree.
+///
+/// `kernel` is the checked kernel of a [`Program`](conv_codegen::ir::Program) (as
+/// [`Interpreter::kernel`](crate::Interpreter::kernel) gives it); `shapes` has one
+/// shape per operand. The first mismatch is the error: a wrong number of operands or
+/// axes, an extent that disagrees with another operand or a `size`, a window longer
+/// than its padded input, a pad the padding mode does not allow, or a tensor too large
+/// to allocate.
 pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeError> {
     if shapes.len() != kernel.operands.len() {
         return Err(ShapeError::OperandCount {
@@ -109,7 +142,9 @@ pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeErr
     Ok(extents)
 }
 
-/// Checks a tensor that must have the given axes (the upstream gradient, the bias).
+/// Checks a tensor that must have the given axes (the upstream gradient, the bias):
+/// its rank and that every extent is the one in `extents`. `name` is the name errors
+/// give it.
 pub fn check_tensor(
     extents: &Extents,
     name: &str,

@@ -18,8 +18,10 @@ pub struct KernelCheck {
 }
 
 /// What [`check`] found: one entry for the forward result and one per gradient.
+/// `Display` prints one line per entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelReport {
+    /// `forward` first, then every operand's gradient in order, then the bias's.
     pub entries: Vec<KernelCheck>,
 }
 
@@ -57,6 +59,30 @@ impl fmt::Display for KernelReport {
 /// Errors are relative to the magnitude of the compared tensors; for f32 kernels expect
 /// about 1e-6 against the interpreter and 1e-3 against finite differences (whose steps
 /// are rounded to f32), for f64 about 1e-12 and 1e-9.
+///
+/// The interpreter shares the derivation with the kernel but none of its code; finite
+/// differences share nothing with either. A bias, if the kernel has one, is random too.
+/// The error is a [`ShapeError`] when the shapes do not fit the kernel.
+///
+/// # Example
+///
+/// ```
+/// use conv_runtime::conv_kernel;
+///
+/// conv_kernel! {
+///     conv2d(x, weight) = "nchwkj,dckj->ndhw" {
+///         unfold x.h by k, stride = 2, pad = 1;
+///         unfold x.w by j, stride = 2, pad = 1;
+///         bias d;
+///     }
+/// }
+///
+/// let report = conv_runtime::check::check(&conv2d::Kernel, &[&[2, 3, 7, 6], &[4, 3, 3, 3]], 1)?;
+/// let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
+/// assert_eq!(names, ["forward", "grad_x", "grad_weight", "grad_bias"]);
+/// assert!(report.worst() < 1e-3, "{report}");
+/// # Ok::<(), conv_runtime::ShapeError>(())
+/// ```
 pub fn check<K: Kernel>(
     kernel: &K,
     shapes: &[&[usize]],

@@ -19,14 +19,55 @@ use conv_codegen::kernel::Kernel;
 use dense::Dense;
 use ndarray::{ArrayD, ArrayViewD};
 
-/// The gradient of every operand (in operand order) and of the bias, if declared.
+/// The gradient of every operand (in operand order) and of the bias, if declared: what
+/// [`Interpreter::backward`] returns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grads<T> {
+    /// `grad_<operand>` for every operand, in the order of the kernel's operand list,
+    /// each shaped like its operand.
     pub operands: Vec<ArrayD<T>>,
+    /// `grad_bias`, for a kernel that declares a bias.
     pub bias: Option<ArrayD<T>>,
 }
 
 /// Runs one kernel, given as text or as a lowered [`Program`].
+///
+/// The reference the generated kernels are held to: it executes the same derived
+/// contractions on arrays of dynamic rank, any layout and strides, f32 or f64, summing in
+/// f64, with a plain loop over every point of every contraction. Nothing is generated or
+/// compiled, so it runs kernels that exist only as text (`examples/interpret.rs` runs
+/// one given on the command line).
+///
+/// # Example
+///
+/// ```
+/// use conv_runtime::{Interpreter, Wrt};
+/// use ndarray::{array, ArrayD};
+///
+/// let conv = Interpreter::new(
+///     r#"conv(x, w) = "nclk,dck->ndl" { unfold x.l by k, stride = 2; bias d; }"#,
+/// )?;
+/// let x: ArrayD<f64> = array![[[1.0, 2.0, 3.0, 4.0, 5.0]]].into_dyn();
+/// let w: ArrayD<f64> = array![[[1.0, 0.0, -1.0]]].into_dyn();
+/// let bias: ArrayD<f64> = array![10.0].into_dyn();
+/// assert_eq!(conv.output_shape(&[x.shape(), w.shape()])?, [1, 1, 2]);
+///
+/// // Windows [1, 2, 3] and [3, 4, 5], each x[l] - x[l + 2], plus the bias.
+/// let y = conv.forward(&[x.view(), w.view()], Some(bias.view()))?;
+/// assert_eq!(y, array![[[8.0, 8.0]]].into_dyn());
+///
+/// // For grad_y = [1, 1], x[2] is read by both windows (with +1 and -1).
+/// let grad_y: ArrayD<f64> = array![[[1.0, 1.0]]].into_dyn();
+/// let grads = conv.backward(&[x.view(), w.view()], grad_y.view())?;
+/// assert_eq!(grads.operands[0], array![[[1.0, 0.0, 0.0, 0.0, -1.0]]].into_dyn());
+/// assert_eq!(grads.operands[1], array![[[4.0, 6.0, 8.0]]].into_dyn());
+/// assert_eq!(grads.bias, Some(array![2.0].into_dyn()));
+/// // One gradient alone.
+/// let grad_w = conv.gradient(Wrt::Operand(1), &[x.view(), w.view()], grad_y.view())?;
+/// assert_eq!(grad_w, grads.operands[1]);
+/// assert!(conv.derivation().contains("grad_x = fold_l(\"ndl,dck->nclk\")"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Interpreter {
     program: Program,
@@ -35,6 +76,8 @@ pub struct Interpreter {
 impl Interpreter {
     /// Compiles kernel text holding exactly one kernel, e.g.
     /// `k(x, weight) = "nchwkj,dckj->ndhw" { unfold x.h by k, stride = 2; unfold x.w by j; }`.
+    /// The errors are those [`compile_text`] reports, and one for a text of several
+    /// kernels.
     pub fn new(text: &str) -> Result<Self, TextErrors> {
         let mut programs = compile_text(text)?;
         if programs.len() != 1 {
@@ -49,10 +92,13 @@ impl Interpreter {
         Ok(Interpreter::from_program(programs.remove(0)))
     }
 
+    /// Runs a kernel already compiled, e.g. one of those [`compile_text`] returns.
     pub fn from_program(program: Program) -> Self {
         Interpreter { program }
     }
 
+    /// The lowered kernel: the checked declaration, the forward contraction and every
+    /// derived gradient.
     pub fn program(&self) -> &Program {
         &self.program
     }
@@ -62,6 +108,7 @@ impl Interpreter {
         conv_codegen::text::derivation(&self.program)
     }
 
+    /// The checked declaration: operands, unfolds, sizes, bias and element type.
     pub fn kernel(&self) -> &Kernel {
         &self.program.kernel
     }
@@ -112,7 +159,8 @@ impl Interpreter {
         y.into_array("y")
     }
 
-    /// The gradient of `<y, grad_y>` with respect to one operand or the bias.
+    /// The gradient of `<y, grad_y>` with respect to one operand or the bias. The
+    /// operand's values are not read, only its shape; `grad_y` has the output's shape.
     pub fn gradient<T: Element>(
         &self,
         wrt: Wrt,
@@ -126,7 +174,8 @@ impl Interpreter {
         self.gradient_dense(wrt, &extents, operands, &dense, &grad_y)
     }
 
-    /// The gradients of every operand and of the bias.
+    /// The gradients of every operand and of the bias, for the upstream gradient
+    /// `grad_y` (shaped like the output).
     pub fn backward<T: Element>(
         &self,
         operands: &[ArrayViewD<T>],
