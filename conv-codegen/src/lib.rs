@@ -1,7 +1,8 @@
 //! The compiler behind `conv_kernel!`: parse → check → IR → derive → emit.
 //!
 //! Only [`parse`] and [`emit`] know about tokens; [`ast`], [`check`], [`kernel`],
-//! [`ir`], [`derive`] and [`text`] are plain Rust, testable without the macro boundary.
+//! [`ir`], [`derive`](mod@derive) and [`text`] are plain Rust, testable without the
+//! macro boundary.
 
 pub mod ast;
 pub mod check;
