@@ -32,12 +32,31 @@ fn main() -> ExitCode {
         println!("{}", options::USAGE);
         return ExitCode::SUCCESS;
     }
+    if let Some(pass) = &options.profile {
+        profile(&options, pass);
+        return ExitCode::SUCCESS;
+    }
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("conv-bench: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Calls one pass of every selected case, untimed, for a profiler to watch.
+fn profile(options: &Options, pass: &str) {
+    for case in selected_cases(options) {
+        let call = match pass {
+            "forward" => &case.forward,
+            "grad_x" => &case.grad_x,
+            _ => &case.grad_weight_bias,
+        };
+        for _ in 0..options.repeats {
+            call();
+        }
+        println!("{}: {pass} x {}", case.name, options.repeats);
     }
 }
 

@@ -17,6 +17,9 @@ usage: cargo run --release -p conv-bench -- [OPTIONS]
   --out DIR          where --write writes (default: the repository root)
   --build-time       also time `cargo build --release --examples` from clean, in a
                      fresh target directory (loads every core for a minute or two)
+  --profile PASS     no timing: run PASS (forward, grad_x or grad_w) of each selected case
+                     --repeats times on the calling thread, for perf or callgrind
+  --repeats N        calls per pass with --profile (default 10)
   --help             this text";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +35,8 @@ pub struct Options {
     pub peak_iterations: Option<u64>,
     pub out: Option<PathBuf>,
     pub help: bool,
+    pub profile: Option<String>,
+    pub repeats: usize,
 }
 
 impl Options {
@@ -54,6 +59,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         peak_iterations: None,
         out: None,
         help: false,
+        profile: None,
+        repeats: 10,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -86,6 +93,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 let n = value("--peak-iterations")?;
                 let n = n.parse().map_err(|_| format!("--peak-iterations: `{n}`"))?;
                 options.peak_iterations = Some(n);
+            }
+            "--profile" => {
+                let pass = value("--profile")?;
+                if !["forward", "grad_x", "grad_w"].contains(&pass.as_str()) {
+                    return Err(format!(
+                        "--profile: `{pass}` is not forward, grad_x or grad_w"
+                    ));
+                }
+                options.profile = Some(pass);
+            }
+            "--repeats" => {
+                let n = value("--repeats")?;
+                options.repeats = n.parse().map_err(|_| format!("--repeats: `{n}`"))?;
             }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }

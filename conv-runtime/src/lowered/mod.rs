@@ -6,9 +6,11 @@
 //! in a fixed order, so results do not depend on the number of threads.
 
 mod gemm;
+mod lanes;
 mod layout;
 mod panel;
 mod product;
+mod simd;
 mod single;
 
 use crate::shapes::Extents;

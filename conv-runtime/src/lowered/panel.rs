@@ -5,6 +5,7 @@
 
 use super::layout::{DimIndex, Layout};
 use crate::Element;
+use conv_codegen::kernel::PadMode;
 use std::ops::Range;
 
 /// Which index of `A` is stored innermost in a panel.
@@ -34,6 +35,12 @@ pub(crate) struct Panels {
     run_stride: usize,
     /// The window whose view position is the run axis, if one is.
     run_window: Option<usize>,
+    /// The operand's stride along the dimension each window reads, if it reads one.
+    window_strides: Vec<Option<usize>>,
+    /// The run of every (row part, reduction part), as an offset from its outer point's,
+    /// when every outer point has the same runs (no window along an outer axis) and they
+    /// are not too many: worked out once per call instead of once per outer point.
+    cached: Option<Vec<CachedRun>>,
     /// Every combination of the row axes of one product outside the run.
     pub row_parts: Vec<Part>,
     /// Every combination of the reduction axes outside the run.
@@ -86,7 +93,11 @@ impl Panels {
                 .collect(),
             None => Vec::new(),
         };
-        Panels {
+        let mut panels = Panels {
+            window_strides: (0..layout.windows.len())
+                .map(|w| window_stride(layout, w))
+                .collect(),
+            cached: None,
             orientation,
             row_parts: parts(layout, &row_axes, false),
             k_parts,
@@ -95,7 +106,38 @@ impl Panels {
             run_len,
             run_stride,
             run_window,
+        };
+        panels.cached = panels.runs_from_origin(layout);
+        panels
+    }
+
+    /// Every run relative to an outer point at offset 0, if they can be shared (see
+    /// [`Panels::cached`]).
+    fn runs_from_origin(&self, layout: &Layout) -> Option<Vec<CachedRun>> {
+        let outer_window = layout.windows.iter().any(|w| {
+            layout.batch.contains(&w.window.axis) || layout.m_outer.contains(&w.window.axis)
+        });
+        let count = self.row_parts.len().checked_mul(self.k_parts.len())?;
+        if outer_window || count > MAX_CACHED_RUNS {
+            return None;
         }
+        let origin = Part {
+            offset: 0,
+            window_values: vec![None; layout.windows.len()],
+        };
+        let mut runs = Vec::with_capacity(count);
+        for row in &self.row_parts {
+            for (kp, k) in self.k_parts.iter().enumerate() {
+                let run = self.run(layout, &origin, row, k, kp);
+                runs.push(CachedRun {
+                    interior: run.interior,
+                    first: run.first,
+                    step: run.step,
+                    border: run.border.map(|b| (b.base, b.stride, b.window, b.tap)),
+                });
+            }
+        }
+        Some(runs)
     }
 
     /// Rows of `A` per row part.
@@ -124,6 +166,7 @@ impl Panels {
 
     /// Visits every run of the row parts `parts` (of the outer point `outer`):
     /// `visit(row part index within parts, reduction part index, the run)`.
+    #[inline(always)]
     pub fn for_each_run_at(
         &self,
         layout: &Layout,
@@ -131,6 +174,16 @@ impl Panels {
         parts: std::ops::Range<usize>,
         mut visit: impl FnMut(usize, usize, Run<'_>),
     ) {
+        if let Some(cached) = &self.cached {
+            let k_count = self.k_parts.len();
+            for (local, row) in parts.enumerate() {
+                let runs = &cached[row * k_count..(row + 1) * k_count];
+                for (kp, run) in runs.iter().enumerate() {
+                    visit(local, kp, run.at(layout, outer.offset, self.run_len));
+                }
+            }
+            return;
+        }
         for (local, row) in self.row_parts[parts].iter().enumerate() {
             for (kp, k) in self.k_parts.iter().enumerate() {
                 visit(local, kp, self.run(layout, outer, row, k, kp));
@@ -140,6 +193,7 @@ impl Panels {
 
     /// Visits every run of the panel of row parts `parts` (of the outer point `outer`):
     /// `visit(first index in the panel, stride in the panel, the run)`.
+    #[inline(always)]
     pub fn for_each_run(
         &self,
         layout: &Layout,
@@ -177,7 +231,7 @@ impl Panels {
             if Some(w) == self.run_window {
                 continue;
             }
-            let Some(stride) = window_stride(layout, w) else {
+            let Some(stride) = self.window_strides[w] else {
                 continue;
             };
             let a = outer.window_values[w].or(row.window_values[w]).unwrap_or(0);
@@ -199,16 +253,18 @@ impl Panels {
                 let table = &layout.windows[w];
                 let tap = k.window_values[w].unwrap_or(0);
                 let (a_lo, a_hi, p0) = self.interiors[kp];
-                let stride = window_stride(layout, w).unwrap_or(0);
+                let stride = self.window_strides[w].unwrap_or(0);
                 Run {
                     len: self.run_len,
                     interior: a_lo..a_hi,
                     first: base + p0 * stride,
                     step: table.window.stride * stride,
-                    border: Some(Border {
+                    // Zero padding: nothing outside the interior reads the input.
+                    border: (table.window.mode != PadMode::Zeros).then_some(Border {
                         base,
                         stride,
                         table,
+                        window: w,
                         tap,
                     }),
                 }
@@ -276,7 +332,40 @@ struct Border<'l> {
     base: usize,
     stride: usize,
     table: &'l super::layout::WindowTable,
+    window: usize,
     tap: usize,
+}
+
+/// Runs that cached runs may hold: about 16 MB.
+const MAX_CACHED_RUNS: usize = 1 << 18;
+
+/// A [`Run`] as an offset from its outer point's, kept across outer points.
+struct CachedRun {
+    interior: Range<usize>,
+    first: usize,
+    step: usize,
+    /// `(base, stride, window, tap)` of its [`Border`].
+    border: Option<(usize, usize, usize, usize)>,
+}
+
+impl CachedRun {
+    /// The run at an outer point at `offset`.
+    #[inline(always)]
+    fn at<'l>(&self, layout: &'l Layout, offset: usize, len: usize) -> Run<'l> {
+        Run {
+            len,
+            interior: self.interior.clone(),
+            first: self.first + offset,
+            step: self.step,
+            border: self.border.map(|(base, stride, window, tap)| Border {
+                base: base + offset,
+                stride,
+                table: &layout.windows[window],
+                window,
+                tap,
+            }),
+        }
+    }
 }
 
 impl Run<'_> {
@@ -357,4 +446,92 @@ pub(crate) fn parts(layout: &Layout, axes: &[char], taps: bool) -> Vec<Part> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conv_codegen::gemm_plan::gemm_plan;
+
+    /// A run as plain values: length, interior, first, step, border (base, stride, tap).
+    type Described = (
+        usize,
+        Range<usize>,
+        usize,
+        usize,
+        Option<(usize, usize, usize)>,
+    );
+
+    fn describe(run: Run<'_>) -> Described {
+        let border = run.border.map(|b| (b.base, b.stride, b.tap));
+        // `first` means nothing for an empty interior.
+        let first = if run.interior.is_empty() {
+            0
+        } else {
+            run.first
+        };
+        (run.len, run.interior, first, run.step, border)
+    }
+
+    /// Every run of every outer point, as `for_each_run_at` visits them (from the cache
+    /// when there is one) and as worked out directly.
+    fn runs_both_ways(source: &str, shapes: &[&[usize]]) -> (bool, Vec<Described>, Vec<Described>) {
+        let kernel = crate::compile_text(source)
+            .expect("a valid kernel")
+            .remove(0)
+            .kernel;
+        let plan = gemm_plan(&kernel).expect("a batch of products");
+        let extents = crate::shapes::resolve(&kernel, shapes).expect("shapes fit");
+        let layout = Layout::new(&kernel, &plan, &extents, shapes[plan.a], shapes[plan.b])
+            .expect("a layout");
+        let panels = Panels::new(&layout);
+        let outer_axes: Vec<char> = layout
+            .batch
+            .iter()
+            .chain(&layout.m_outer)
+            .copied()
+            .collect();
+        let (mut visited, mut direct) = (Vec::new(), Vec::new());
+        for outer in parts(&layout, &outer_axes, false) {
+            let rows = 0..panels.row_parts.len();
+            panels.for_each_run_at(&layout, &outer, rows.clone(), |_, _, run| {
+                visited.push(describe(run))
+            });
+            for row in &panels.row_parts[rows] {
+                for (kp, k) in panels.k_parts.iter().enumerate() {
+                    direct.push(describe(panels.run(&layout, &outer, row, k, kp)));
+                }
+            }
+        }
+        (panels.cached.is_some(), visited, direct)
+    }
+
+    #[test]
+    fn cached_runs_are_the_runs_of_every_outer_point() {
+        let cases: [(&str, &[&[usize]]); 3] = [
+            (
+                "dw(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; \
+                 unfold x.w by j, stride = 2, pad = (2, 1), mode = reflect; size k = 3, j = 3; }",
+                &[&[2, 3, 7, 9], &[3, 3, 3]],
+            ),
+            (
+                "conv(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; \
+                 unfold x.w by j, dilation = 2, pad = 2, mode = replicate; }",
+                &[&[2, 3, 6, 8], &[4, 3, 3, 2]],
+            ),
+            (
+                "nhwc(x, w) = \"nhwckj,kjcd->nhwd\" { unfold x.h by k, pad = 1; \
+                 unfold x.w by j, pad = 1; }",
+                &[&[2, 5, 6, 3], &[3, 3, 3, 4]],
+            ),
+        ];
+        for (source, shapes) in cases {
+            let (cached, visited, direct) = runs_both_ways(source, shapes);
+            assert!(cached, "{source}: runs shared across outer points");
+            assert!(!visited.is_empty(), "{source}");
+            assert_eq!(visited.len(), direct.len(), "{source}");
+            let differ = visited.iter().zip(&direct).position(|(v, d)| v != d);
+            assert_eq!(differ, None, "{source}: first differing run");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use conv_codegen::kernel::Kernel;
 use std::ops::Range;
 
 /// Panels hold about this many elements, so that a block stays in the L2 cache.
-const PANEL_ELEMENTS: usize = 1 << 20;
+const PANEL_ELEMENTS: usize = 1 << 18;
 
 pub(crate) struct Product {
     pub layout: Layout,

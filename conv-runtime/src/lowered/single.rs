@@ -2,8 +2,10 @@
 //! the windowed operand meets one coefficient of B, so they are sums of scaled runs
 //! (`axpy`) and dot products, with no panel and no GEMM.
 
+use super::lanes;
 use super::panel::{Orientation, Run};
 use super::product::Product;
+use super::simd::vectorized;
 use crate::Element;
 use std::ops::Range;
 
@@ -13,17 +15,13 @@ pub(crate) fn applies(p: &Product) -> bool {
 }
 
 /// `dst[i * dst_step] += coef * src[offset(i)]` along a run.
+#[inline(always)]
 fn axpy<T: Element>(run: &Run<'_>, coef: T, src: &[T], dst: &mut [T], dst_step: usize) {
     let Range { start: lo, end: hi } = run.interior;
     if lo == hi {
         // no element of this run reads inside the input
     } else if dst_step == 1 && run.step == 1 {
-        for (d, &s) in dst[lo..hi]
-            .iter_mut()
-            .zip(&src[run.first..run.first + hi - lo])
-        {
-            *d = *d + coef * s;
-        }
+        lanes::axpy(&mut dst[lo..hi], &src[run.first..run.first + hi - lo], coef);
     } else {
         run.for_each_interior(|i, o| dst[i * dst_step] = dst[i * dst_step] + coef * src[o]);
     }
@@ -31,15 +29,14 @@ fn axpy<T: Element>(run: &Run<'_>, coef: T, src: &[T], dst: &mut [T], dst_step: 
 }
 
 /// `sum_i row[i * row_step] * src[offset(i)]` along a run.
+#[inline(always)]
 fn dot<T: Element>(run: &Run<'_>, src: &[T], row: &[T], row_step: usize) -> T {
     let Range { start: lo, end: hi } = run.interior;
     let mut sum = T::zero();
     if lo == hi {
         // no element of this run reads inside the input
     } else if row_step == 1 && run.step == 1 {
-        for (&r, &v) in row[lo..hi].iter().zip(&src[run.first..run.first + hi - lo]) {
-            sum = sum + r * v;
-        }
+        sum = lanes::dot(&row[lo..hi], &src[run.first..run.first + hi - lo]);
     } else {
         run.for_each_interior(|i, o| sum = sum + row[i * row_step] * src[o]);
     }
@@ -48,6 +45,7 @@ fn dot<T: Element>(run: &Run<'_>, src: &[T], row: &[T], row_step: usize) -> T {
 }
 
 /// `grad[offset(i)] += coef * row[i * row_step]` along a run (the fold, for one column).
+#[inline(always)]
 fn scatter<T: Element>(
     run: &Run<'_>,
     coef: T,
@@ -61,9 +59,7 @@ fn scatter<T: Element>(
         // no element of this run reads inside the input
     } else if row_step == 1 && run.step == 1 {
         let first = run.first - origin;
-        for (g, &r) in grad[first..first + hi - lo].iter_mut().zip(&row[lo..hi]) {
-            *g = *g + coef * r;
-        }
+        lanes::axpy(&mut grad[first..first + hi - lo], &row[lo..hi], coef);
     } else {
         run.for_each_interior(|i, o| {
             grad[o - origin] = grad[o - origin] + coef * row[i * row_step]
@@ -88,22 +84,42 @@ pub(crate) fn forward<T: Element>(
 ) {
     let parts = 0..p.panels.row_parts.len();
     let step = p.layout.c_row_stride;
-    p.panels
-        .for_each_run_at(&p.layout, &p.outer[o], parts, |local, kp, run| {
-            let start = row_start(p, o, local) - c_origin;
-            axpy(&run, packed[kp], a, &mut c[start..], step);
-        });
+    vectorized(
+        #[inline(always)]
+        || {
+            p.panels.for_each_run_at(
+                &p.layout,
+                &p.outer[o],
+                parts,
+                #[inline(always)]
+                |local, kp, run| {
+                    let start = row_start(p, o, local) - c_origin;
+                    axpy(&run, packed[kp], a, &mut c[start..], step);
+                },
+            )
+        },
+    );
 }
 
 /// grad_B of outer point `o`: `acc[k] += sum over rows of A[m][k] grad_y[m]`.
 pub(crate) fn grad_b<T: Element>(p: &Product, o: usize, a: &[T], grad_y: &[T], acc: &mut [T]) {
     let parts = 0..p.panels.row_parts.len();
     let step = p.layout.c_row_stride;
-    p.panels
-        .for_each_run_at(&p.layout, &p.outer[o], parts, |local, kp, run| {
-            let start = row_start(p, o, local);
-            acc[kp] = acc[kp] + dot(&run, a, &grad_y[start..], step);
-        });
+    vectorized(
+        #[inline(always)]
+        || {
+            p.panels.for_each_run_at(
+                &p.layout,
+                &p.outer[o],
+                parts,
+                #[inline(always)]
+                |local, kp, run| {
+                    let start = row_start(p, o, local);
+                    acc[kp] = acc[kp] + dot(&run, a, &grad_y[start..], step);
+                },
+            )
+        },
+    );
 }
 
 /// grad_A of outer point `o` (its region starting at `origin`) += grad_y * B^T, folded.
@@ -117,9 +133,19 @@ pub(crate) fn grad_a<T: Element>(
 ) {
     let parts = 0..p.panels.row_parts.len();
     let step = p.layout.c_row_stride;
-    p.panels
-        .for_each_run_at(&p.layout, &p.outer[o], parts, |local, kp, run| {
-            let start = row_start(p, o, local);
-            scatter(&run, packed[kp], &grad_y[start..], step, grad, origin);
-        });
+    vectorized(
+        #[inline(always)]
+        || {
+            p.panels.for_each_run_at(
+                &p.layout,
+                &p.outer[o],
+                parts,
+                #[inline(always)]
+                |local, kp, run| {
+                    let start = row_start(p, o, local);
+                    scatter(&run, packed[kp], &grad_y[start..], step, grad, origin);
+                },
+            )
+        },
+    );
 }
