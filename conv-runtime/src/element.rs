@@ -36,6 +36,9 @@ pub trait Element:
     fn from_f64(value: f64) -> Self;
     /// The value as an f64, exactly (both types widen to f64 without rounding).
     fn to_f64(self) -> f64;
+    /// `self * a + b` with one rounding (a fused multiply-add): what the fast kernels
+    /// accumulate with, so that their results are the same on every CPU.
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 impl Element for f32 {
@@ -46,6 +49,10 @@ impl Element for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
 }
 
 impl Element for f64 {
@@ -55,5 +62,9 @@ impl Element for f64 {
     }
     fn to_f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
 }

@@ -37,7 +37,7 @@ fn block_axpy<T: Element, const N: usize>(dst: &mut [T], src: &[T], coef: T) {
     let mut d: [T; N] = dst[..N].try_into().unwrap_or_else(|_| unreachable!());
     let s: [T; N] = src[..N].try_into().unwrap_or_else(|_| unreachable!());
     for l in 0..N {
-        d[l] = d[l] + coef * s[l];
+        d[l] = coef.mul_add(s[l], d[l]);
     }
     dst[..N].copy_from_slice(&d);
 }
@@ -56,7 +56,7 @@ pub(crate) fn dot<T: Element>(a: &[T], b: &[T]) -> T {
         let x: [T; LANES] = x.try_into().unwrap_or_else(|_| unreachable!());
         let y: [T; LANES] = y.try_into().unwrap_or_else(|_| unreachable!());
         for l in 0..LANES {
-            partial[l] = partial[l] + x[l] * y[l];
+            partial[l] = x[l].mul_add(y[l], partial[l]);
         }
     }
     let mut sum = partial.iter().fold(T::zero(), |s, &p| s + p);

@@ -5,11 +5,13 @@
 //! with rayon; a block's output region is its own, and partial sums of grad_b are added
 //! in a fixed order, so results do not depend on the number of threads.
 
+mod direct;
 mod gemm;
 mod lanes;
 mod layout;
 mod panel;
 mod product;
+mod scratch;
 mod simd;
 mod single;
 
@@ -72,8 +74,20 @@ pub fn forward<T: Element>(
     let Some(p) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
-    let packed = p.pack_b_per_batch(b.data);
     let threads = rayon::current_num_threads();
+    if let Some(direct) = direct::Direct::new(&p, out.len()) {
+        // Taps as shifted stretches of a padded copy: no panels, one B per batch point.
+        let packed = p.pack_b_per_batch(b.data, true);
+        scratch::with(|padded| {
+            direct.pad(&p.layout, a.data, padded);
+            direct.forward(&p, padded, &packed, out);
+        });
+        if let Some((axis, bias)) = bias {
+            add_bias(&kernel.output, &p.layout, axis, bias, out);
+        }
+        return true;
+    }
+    let packed = p.pack_b_per_batch(b.data, false);
     if single::applies(&p) {
         match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
             Some((len, by_chunk)) => {
@@ -282,7 +296,7 @@ pub fn grad_a<T: Element>(
     let Some(p) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
-    let packed = p.pack_b_per_batch(b.data);
+    let packed = p.pack_b_per_batch(b.data, true);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let run_outer =
         |o: usize, panel: &mut Vec<T>, grad: &mut [T], origin: usize, threads: usize| {

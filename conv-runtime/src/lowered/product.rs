@@ -147,15 +147,23 @@ impl Product {
         Some((len, by_chunk))
     }
 
-    /// B of every batch point packed as `[k][n]`, k in panel order.
-    pub fn pack_b_per_batch<T: Element>(&self, b: &[T]) -> Vec<Vec<T>> {
+    /// B of every batch point packed as `[k][n]` (`n_inner`) or `[n][k]`, k in panel
+    /// order. The GEMM repacks a right operand whose rows are not contiguous on every
+    /// call; `[n][k]` is the layout it reads in place.
+    pub fn pack_b_per_batch<T: Element>(&self, b: &[T], n_inner: bool) -> Vec<Vec<T>> {
         let (k_offsets, n_offsets) = self.b_offsets();
         (0..self.batch_points())
             .map(|g| {
                 let base = self.outer_b[g * self.per_batch];
                 let mut packed = Vec::with_capacity(k_offsets.len() * n_offsets.len());
-                for &k in &k_offsets {
-                    packed.extend(n_offsets.iter().map(|&n| b[base + k + n]));
+                if n_inner {
+                    for &k in &k_offsets {
+                        packed.extend(n_offsets.iter().map(|&n| b[base + k + n]));
+                    }
+                } else {
+                    for &n in &n_offsets {
+                        packed.extend(k_offsets.iter().map(|&k| b[base + k + n]));
+                    }
                 }
                 packed
             })
@@ -181,7 +189,7 @@ impl Product {
             .im2col(&self.layout, &self.outer[o], parts.clone(), a, panel);
     }
 
-    /// `dst = A(rows of parts) * packed B`, where `dst` starts at the block's first row and
+    /// `dst = A(rows of parts) * packed B` (B packed `[n][k]`), where `dst` starts at the block's first row and
     /// has strides `(row, column)`.
     #[allow(clippy::too_many_arguments)]
     pub fn multiply<T: Element>(
@@ -213,8 +221,8 @@ impl Product {
             },
             Matrix {
                 data: packed,
-                rows: self.n_len,
-                cols: 1,
+                rows: 1,
+                cols: self.k_len,
             },
             threads,
         );

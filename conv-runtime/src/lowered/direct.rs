@@ -1,0 +1,519 @@
+//! The forward product without panels, for windows of stride 1 along the output's
+//! contiguous rows (a 3x3 or 1x1 convolution in NCHW, conv1d, conv3d): the windowed
+//! operand is copied once into a padded buffer `P` in which every window reads inside,
+//! and then each tap of the reduction is a shifted contiguous stretch of `P`. A register
+//! tile of output channels x positions accumulates over every tap with broadcast
+//! multiply-adds, the kernel shape of DESIGN.md section 6, with no im2col and no repacking.
+//!
+//! Positions are walked as "virtual" offsets into `P`: the output rows of one outer
+//! point lie in `P` at increasing offsets, one padded row apart, so blocks of
+//! consecutive offsets are full vectors; lanes that fall on padding are computed and
+//! dropped (a few percent of the work, bounded by [`MAX_WASTE`]).
+
+use super::layout::{DimIndex, Layout};
+use super::product::Product;
+use super::simd::vectorized;
+use crate::padding;
+use crate::Element;
+use rayon::prelude::*;
+
+/// Output channels per register tile (with [`WIDTH`] positions: 24 AVX-512 registers).
+const CHANNELS: usize = 12;
+/// Positions per register tile, in elements of f32 (two AVX-512 registers).
+const WIDTH: usize = 32;
+/// Taps per pass over the channel blocks of a tile: their inputs (two cache lines
+/// each) stay in the L1 cache while every block of channels reads them.
+const TAPS_PER_PASS: usize = 128;
+/// Virtual positions may exceed the real ones by this fraction at most.
+const MAX_WASTE: f64 = 0.25;
+
+pub(crate) struct Direct {
+    /// Extent of every dimension of `P` (the operand's, padded along windows).
+    p_shape: Vec<usize>,
+    /// For every dimension: `None` if an axis, else the input position of each padded
+    /// position (`None` where the padding is zero).
+    p_sources: Vec<Option<Vec<Option<usize>>>>,
+    /// Offsets in `P` of every outer point, every row part and every tap.
+    outer: Vec<usize>,
+    rows: Vec<usize>,
+    taps: Vec<usize>,
+    run_len: usize,
+    /// The output's stride from one column to the next.
+    column_stride: usize,
+    /// Virtual positions of one outer point: from row 0's first to the last row's end.
+    span: usize,
+    /// Elements of `P`, with room for the last tile's overhang.
+    p_len: usize,
+}
+
+impl Direct {
+    /// The plan, if the product has this shape and its output (`out_len` elements) is
+    /// laid out as `[outer points][columns][rows]`.
+    pub fn new(p: &Product, out_len: usize) -> Option<Self> {
+        let l = &p.layout;
+        let run_axis = *l.m_inner.last()?;
+        let outer_axes: Vec<char> = l.batch.iter().chain(&l.m_outer).copied().collect();
+        // Every window slides along a row axis and its taps are reduction indices.
+        let windows_fit = l.windows.iter().all(|w| {
+            l.m_inner.contains(&w.window.axis) && p.panels.k_order.contains(&w.window.window)
+        });
+        let rows_total = p.panels.row_parts.len() * p.panels.run_len;
+        // One column (a depthwise convolution) has no column stride: its rows follow.
+        let ccs = if p.n_len == 1 {
+            rows_total
+        } else {
+            l.c_col_stride
+        };
+        let c_fits = l.c_row_stride == 1
+            && ccs >= rows_total
+            && p.chunks(&l.c, &p.outer_c, out_len).map(|(len, _)| len) == Some(p.n_len * ccs);
+        if !windows_fit || !c_fits || p.n_len == 0 || p.k_len == 0 {
+            return None;
+        }
+        // The run axis must be `P`'s innermost dimension, read with step 1.
+        let (last, _) = *l.a.dims.last()?;
+        let unit_run = match last {
+            DimIndex::Axis(a) => a == run_axis,
+            DimIndex::Window(w) => {
+                let win = &l.windows[w].window;
+                win.axis == run_axis && win.stride == 1
+            }
+        };
+        if !unit_run {
+            return None;
+        }
+        let p_sources: Vec<Option<Vec<Option<usize>>>> =
+            l.a.dims
+                .iter()
+                .map(|(d, _)| match d {
+                    DimIndex::Axis(_) => None,
+                    DimIndex::Window(w) => {
+                        let t = &l.windows[*w];
+                        let g = &t.geometry;
+                        let padded = if g.out == 0 || g.window == 0 {
+                            0
+                        } else {
+                            (g.out - 1) * t.window.stride + g.span
+                        };
+                        Some(
+                            (0..padded)
+                                .map(|q| padding::source(t.window.mode, g, q))
+                                .collect(),
+                        )
+                    }
+                })
+                .collect();
+        let p_shape: Vec<usize> =
+            l.a.dims
+                .iter()
+                .zip(&p_sources)
+                .map(|((d, _), s)| match (d, s) {
+                    (_, Some(s)) => s.len(),
+                    (DimIndex::Axis(a), None) => l.len[a],
+                    (DimIndex::Window(_), None) => 0,
+                })
+                .collect();
+        let strides = crate::__private::row_major(&p_shape);
+        let row_axes = &l.m_inner[..l.m_inner.len() - 1];
+        let rows = offsets(l, &strides, row_axes, false);
+        let run_len = l.len[&run_axis];
+        let ordered = rows.windows(2).all(|r| r[1] >= r[0] + run_len);
+        let span = rows.last().map_or(0, |&last| last + run_len);
+        let real = rows.len() * run_len;
+        if !ordered || rows.first() != Some(&0) || span as f64 > real as f64 * (1.0 + MAX_WASTE) {
+            return None;
+        }
+        let outer = offsets(l, &strides, &outer_axes, false);
+        let taps = offsets(l, &strides, &p.panels.k_order, true);
+        let tiles = span.div_ceil(WIDTH) * WIDTH;
+        let reach = outer.iter().max()? + taps.iter().max()? + tiles;
+        let p_len = p_shape.iter().product::<usize>().max(reach);
+        Some(Direct {
+            p_shape,
+            p_sources,
+            outer,
+            rows,
+            taps,
+            run_len,
+            column_stride: ccs,
+            span,
+            p_len,
+        })
+    }
+
+    /// Fills `padded` (resized to `P`'s length) with `P`: the operand with every
+    /// window's padding written out. Every element is written, so the buffer may be
+    /// reused from call to call.
+    pub fn pad<T: Element>(&self, l: &Layout, a: &[T], padded: &mut Vec<T>) {
+        padded.resize(self.p_len, T::zero());
+        let Some((&last_len, leading)) = self.p_shape.split_last() else {
+            return;
+        };
+        let rows_end = leading.iter().product::<usize>() * last_len;
+        padded[rows_end..].iter_mut().for_each(|v| *v = T::zero());
+        let dims = &l.a.dims;
+        let last = dims.len() - 1;
+        // The last dimension: a stretch copied as is, and single positions around it.
+        let (interior, first_source, edges) = match &self.p_sources[last] {
+            None => (0..last_len, 0, Vec::new()),
+            Some(map) => stretch(map),
+        };
+        let step = dims[last].1;
+        let mut row = 0;
+        crate::interp::for_each_point(leading, |point| {
+            let out = &mut padded[row * last_len..(row + 1) * last_len];
+            row += 1;
+            // The source offset of this row of `P`, or `None` if it lies in zero padding.
+            let mut source = Some(0);
+            for (i, &q) in point.iter().enumerate() {
+                source = match &self.p_sources[i] {
+                    None => source.map(|s| s + q * dims[i].1),
+                    Some(map) => source.zip(map[q]).map(|(s, p)| s + p * dims[i].1),
+                };
+            }
+            let Some(source) = source else {
+                out.iter_mut().for_each(|v| *v = T::zero());
+                return;
+            };
+            let from = source + first_source * step;
+            out[interior.clone()].copy_from_slice(&a[from..from + interior.len()]);
+            for &(q, s) in &edges {
+                out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
+            }
+        });
+    }
+
+    /// `C = A * B` for every outer point: `b` packed `[k][n]` per batch point, `out`
+    /// row-major with the outer axes leading and, per outer point, `n_len` rows of
+    /// `c_col_stride`.
+    pub fn forward<T: Element>(&self, p: &Product, padded: &[T], b: &[Vec<T>], out: &mut [T]) {
+        let per_outer = p.n_len * self.column_stride;
+        let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
+            unreachable!("checked by Direct::new")
+        };
+        let wide = std::mem::size_of::<T>() <= 4;
+        out.par_chunks_mut(per_outer.max(1))
+            .enumerate()
+            .for_each(|(chunk, c)| {
+                let o = by_chunk[chunk];
+                let (origin, b) = (self.outer[o], &b[p.batch_of(o)]);
+                // f64 tiles hold half as many positions, in as many registers.
+                if wide {
+                    self.outer_point::<T, WIDTH>(p, padded, origin, b, c);
+                } else {
+                    self.outer_point::<T, { WIDTH / 2 }>(p, padded, origin, b, c);
+                }
+            });
+    }
+
+    /// Every tile of one outer point, `W` positions at a time: for each stretch of
+    /// [`TAPS_PER_PASS`] taps (whose inputs then stay in L1), every block of channels.
+    fn outer_point<T: Element, const W: usize>(
+        &self,
+        p: &Product,
+        padded: &[T],
+        origin: usize,
+        b: &[T],
+        c: &mut [T],
+    ) {
+        let (n_len, ccs) = (p.n_len, self.column_stride);
+        let mut acc = vec![T::zero(); n_len * W];
+        let mut row = 0;
+        for j in (0..self.span).step_by(W) {
+            acc.iter_mut().for_each(|v| *v = T::zero());
+            for taps in (0..self.taps.len()).step_by(TAPS_PER_PASS) {
+                let taps = taps..(taps + TAPS_PER_PASS).min(self.taps.len());
+                let mut d = 0;
+                while d < n_len {
+                    let at = origin + j;
+                    let acc = &mut acc[d * W..];
+                    d += match n_len - d {
+                        left if left >= CHANNELS => {
+                            self.pass::<T, CHANNELS, W>(padded, at, b, n_len, d, taps.clone(), acc)
+                        }
+                        left if left >= 4 => {
+                            self.pass::<T, 4, W>(padded, at, b, n_len, d, taps.clone(), acc)
+                        }
+                        _ => self.pass::<T, 1, W>(padded, at, b, n_len, d, taps.clone(), acc),
+                    };
+                }
+            }
+            // Copy the lanes that are output positions, row by row.
+            while row < self.rows.len() && self.rows[row] + self.run_len <= j {
+                row += 1;
+            }
+            let mut r = row;
+            while r < self.rows.len() && self.rows[r] < j + W {
+                let lo = self.rows[r].max(j);
+                let hi = (self.rows[r] + self.run_len).min(j + W);
+                let at = r * self.run_len + (lo - self.rows[r]);
+                for (n, lanes) in acc.chunks_exact(W).enumerate() {
+                    c[n * ccs + at..n * ccs + at + hi - lo].copy_from_slice(&lanes[lo - j..hi - j]);
+                }
+                r += 1;
+            }
+        }
+    }
+
+    /// Channels `d..d + N` of one tile over `taps`, added to `acc` (`N` rows of `W`);
+    /// returns `N`. One call per pass: the pass's own function keeps the accumulators in
+    /// registers (inlined into the loops above, LLVM would store them at every tap).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn pass<T: Element, const N: usize, const W: usize>(
+        &self,
+        padded: &[T],
+        at: usize,
+        b: &[T],
+        n_len: usize,
+        d: usize,
+        taps: std::ops::Range<usize>,
+        acc: &mut [T],
+    ) -> usize {
+        vectorized(
+            #[inline(always)]
+            || tile::<T, N, W>(&self.taps, taps, b, n_len, d, padded, at, acc),
+        );
+        N
+    }
+}
+
+/// `acc[n][l] += sum over taps of b[tap][d + n] * padded[at + offset(tap) + l]`: the
+/// register tile. Written as plain loops over arrays, which LLVM keeps in vector
+/// registers and turns into broadcast FMAs.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile<T: Element, const N: usize, const W: usize>(
+    offsets: &[usize],
+    taps: std::ops::Range<usize>,
+    b: &[T],
+    n_len: usize,
+    d: usize,
+    padded: &[T],
+    at: usize,
+    out: &mut [T],
+) {
+    let mut acc: [[T; W]; N] = std::array::from_fn(|n| {
+        out[n * W..(n + 1) * W]
+            .try_into()
+            .unwrap_or_else(|_| unreachable!())
+    });
+    for k in taps {
+        let from = at + offsets[k];
+        let x: [T; W] = padded[from..from + W]
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        let w: [T; N] = b[k * n_len + d..k * n_len + d + N]
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        for n in 0..N {
+            for l in 0..W {
+                acc[n][l] = w[n].mul_add(x[l], acc[n][l]);
+            }
+        }
+    }
+    for (n, lanes) in acc.iter().enumerate() {
+        out[n * W..(n + 1) * W].copy_from_slice(lanes);
+    }
+}
+
+/// The longest stretch of padded positions reading consecutive input positions (for
+/// step 1 of the input's last dimension), its first input position, and every other
+/// position with what it reads.
+#[allow(clippy::type_complexity)]
+fn stretch(map: &[Option<usize>]) -> (std::ops::Range<usize>, usize, Vec<(usize, Option<usize>)>) {
+    let mut best = (0..0, 0);
+    let mut q = 0;
+    while q < map.len() {
+        let Some(start) = map[q] else {
+            q += 1;
+            continue;
+        };
+        let mut end = q + 1;
+        while end < map.len() && map[end] == Some(start + (end - q)) {
+            end += 1;
+        }
+        if end - q > best.0.len() {
+            best = (q..end, start);
+        }
+        q = end;
+    }
+    let edges = (0..map.len())
+        .filter(|q| !best.0.contains(q))
+        .map(|q| (q, map[q]))
+        .collect();
+    (best.0, best.1, edges)
+}
+
+/// The offset in `P` (strides `strides`) of every point of `axes`: view positions of
+/// windows advance by the stride (`taps` false) or taps by the dilation (`taps` true).
+fn offsets(l: &Layout, strides: &[usize], axes: &[char], taps: bool) -> Vec<usize> {
+    l.points(axes)
+        .iter()
+        .map(|values| {
+            let value = |axis: char| axes.iter().position(|&a| a == axis).map(|i| values[i]);
+            l.a.dims
+                .iter()
+                .zip(strides)
+                .map(|((d, _), &s)| match d {
+                    DimIndex::Axis(a) => value(*a).map_or(0, |v| v * s),
+                    DimIndex::Window(w) => {
+                        let win = &l.windows[*w].window;
+                        let (axis, step) = if taps {
+                            (win.window, win.dilation)
+                        } else {
+                            (win.axis, win.stride)
+                        };
+                        value(axis).map_or(0, |v| v * step * s)
+                    }
+                })
+                .sum()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lowered::{forward, set_min_macs, Tensor};
+    use crate::Interpreter;
+    use conv_codegen::gemm_plan::gemm_plan;
+    use ndarray::ArrayViewD;
+
+    fn values<T: Element>(count: usize, seed: usize) -> Vec<T> {
+        (0..count)
+            .map(|i| T::from_f64(((i * 7 + seed * 13) % 23) as f64 / 11.0 - 1.0))
+            .collect()
+    }
+
+    /// The fast forward on `threads` threads against the interpreter; whether the direct
+    /// kernel took it.
+    fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, Vec<T>) {
+        let interp = Interpreter::new(source).expect("a valid kernel");
+        let kernel = interp.kernel();
+        let plan = gemm_plan(kernel).expect("a batch of products");
+        let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+        let data: Vec<Vec<T>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| values(s.iter().product(), i))
+            .collect();
+        let views: Vec<ArrayViewD<T>> = data
+            .iter()
+            .zip(shapes)
+            .map(|(d, s)| ArrayViewD::from_shape(s.to_vec(), d).expect("shape"))
+            .collect();
+        let expected = interp.forward(&views, None).expect("forward");
+        let tensor = |i: usize| Tensor {
+            data: &data[i][..],
+            shape: shapes[i],
+        };
+        let product = Product::new(
+            kernel,
+            &plan,
+            &extents,
+            (&tensor(plan.a), &tensor(plan.b)),
+            0,
+        )
+        .expect("a product");
+        let direct = Direct::new(&product, expected.len()).is_some();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        let out = pool.install(|| {
+            set_min_macs(0);
+            // Other paths add onto zeros, as generated code gives them; the direct
+            // kernel must write every element.
+            let fill = if direct { f64::NAN } else { 0.0 };
+            let mut out = vec![T::from_f64(fill); expected.len()];
+            let taken = forward(
+                kernel,
+                &plan,
+                &extents,
+                tensor(plan.a),
+                tensor(plan.b),
+                None,
+                &mut out,
+            );
+            assert!(taken, "{source}: the fast path runs");
+            out
+        });
+        let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.to_f64().abs()));
+        for (i, (got, want)) in out.iter().zip(expected.iter()).enumerate() {
+            let error = (got.to_f64() - want.to_f64()).abs() / scale;
+            assert!(
+                error < 1e-5,
+                "{source} {shapes:?}: element {i}: {got} against {want}"
+            );
+        }
+        (direct, out)
+    }
+
+    #[test]
+    fn direct_kernels_match_the_interpreter_on_every_path() {
+        let conv = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+        let cases: [(&str, &[&[usize]], bool); 8] = [
+            // 17 channels: a block of 12, of 4 and of 1; an odd width of 37.
+            (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
+            // Rows shorter than a tile, several per tile.
+            (conv, &[&[1, 2, 6, 14], &[4, 2, 3, 3]], true),
+            (
+                "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 2, mode = reflect; \
+                 unfold x.w by j, dilation = 2, pad = (2, 3), mode = replicate; }",
+                &[&[2, 2, 7, 40], &[5, 2, 3, 2]],
+                true,
+            ),
+            (
+                "c(x, w) = \"ncdhwijk,ecijk->nedhw\" { unfold x.d by i, pad = 1; \
+                 unfold x.h by j, pad = 1; unfold x.w by k, pad = 1; }",
+                &[&[1, 2, 3, 12, 30], &[3, 2, 3, 3, 3]],
+                true,
+            ),
+            // Depthwise: one column per channel, the channel a batch axis.
+            (
+                "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+                &[&[2, 3, 6, 35], &[3, 3, 3]],
+                true,
+            ),
+            // Grouped: the group a batch axis of both operands.
+            (
+                "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, pad = 1; unfold x.w by j; }",
+                &[&[2, 2, 3, 5, 20], &[2, 4, 3, 3, 2]],
+                true,
+            ),
+            // Stride 2 along the rows: panels and GEMM instead.
+            (
+                "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }",
+                &[&[2, 3, 41], &[5, 3, 3]],
+                false,
+            ),
+            // Channels last: the rows are not contiguous in the output.
+            (
+                "c(x, w) = \"nhwckj,kjcd->nhwd\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+                &[&[2, 5, 6, 3], &[3, 3, 3, 4]],
+                false,
+            ),
+        ];
+        for (source, shapes, direct) in cases {
+            let (taken, one) = run::<f32>(source, shapes, 1);
+            assert_eq!(taken, direct, "{source}: direct kernel");
+            let (_, three) = run::<f32>(source, shapes, 3);
+            assert!(
+                one.iter()
+                    .zip(&three)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{source}: threads"
+            );
+            run::<f64>(source, shapes, 2);
+        }
+    }
+
+    #[test]
+    fn the_stretch_of_a_padded_dimension_is_its_interior() {
+        let map = [None, Some(0), Some(1), Some(2), None, Some(1)];
+        let (interior, first, edges) = stretch(&map);
+        assert_eq!((interior, first), (1..4, 0));
+        assert_eq!(edges, vec![(0, None), (4, None), (5, Some(1))]);
+    }
+}
