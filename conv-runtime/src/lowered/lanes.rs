@@ -42,6 +42,27 @@ fn block_axpy<T: Element, const N: usize>(dst: &mut [T], src: &[T], coef: T) {
     dst[..N].copy_from_slice(&d);
 }
 
+/// `dst[i] += src[i]` over the shorter of the two.
+#[inline(always)]
+pub(crate) fn add<T: Element>(dst: &mut [T], src: &[T]) {
+    let n = dst.len().min(src.len());
+    let whole = n - n % LANES;
+    for (d, s) in dst[..whole]
+        .chunks_exact_mut(LANES)
+        .zip(src[..whole].chunks_exact(LANES))
+    {
+        let mut block: [T; LANES] = d.try_into().unwrap_or_else(|_| unreachable!());
+        let s: [T; LANES] = s.try_into().unwrap_or_else(|_| unreachable!());
+        for l in 0..LANES {
+            block[l] = block[l] + s[l];
+        }
+        d.copy_from_slice(&block);
+    }
+    for (d, &s) in dst[whole..n].iter_mut().zip(&src[whole..n]) {
+        *d = *d + s;
+    }
+}
+
 /// `sum_i a[i] * b[i]` over the shorter of the two, summed in [`LANES`] partial sums
 /// (a fixed order, whatever the CPU or the thread).
 #[inline(always)]
@@ -82,6 +103,12 @@ mod tests {
                 .collect();
             axpy(&mut dst, &src, 0.5);
             assert_eq!(dst, expected, "axpy over {n}");
+            let mut sum = dst.clone();
+            add(&mut sum, &src);
+            let added: Vec<f64> = (0..n + 3)
+                .map(|i| dst[i] + src.get(i).unwrap_or(&0.0))
+                .collect();
+            assert_eq!(sum, added, "add over {n}");
             // Small integers: every summation order gives the exact sum.
             let plain: f64 = src.iter().zip(&dst).map(|(a, b)| a * b).sum();
             assert_eq!(dot(&src, &dst), plain, "dot over {n}");

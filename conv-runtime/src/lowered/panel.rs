@@ -309,9 +309,34 @@ impl Panels {
         grad: &mut [T],
         origin: usize,
     ) {
-        self.for_each_run(layout, outer, parts, |start, step, run| {
-            run.for_each_read(|i, o| grad[o - origin] = grad[o - origin] + panel[start + i * step]);
-        });
+        super::simd::vectorized(
+            #[inline(always)]
+            || {
+                self.for_each_run(
+                    layout,
+                    outer,
+                    parts,
+                    #[inline(always)]
+                    |start, step, run| {
+                        let Range { start: lo, end: hi } = run.interior;
+                        if step == 1 && run.step == 1 && lo < hi {
+                            let at = run.first - origin;
+                            super::lanes::add(
+                                &mut grad[at..at + hi - lo],
+                                &panel[start + lo..start + hi],
+                            );
+                        } else {
+                            run.for_each_interior(|i, o| {
+                                grad[o - origin] = grad[o - origin] + panel[start + i * step]
+                            });
+                        }
+                        run.for_each_border(|i, o| {
+                            grad[o - origin] = grad[o - origin] + panel[start + i * step]
+                        });
+                    },
+                )
+            },
+        );
     }
 }
 
@@ -398,13 +423,6 @@ impl Run<'_> {
                 f(i, b.base + p * b.stride);
             }
         }
-    }
-
-    /// `f(i, offset)` for every element that reads the input.
-    #[inline]
-    pub fn for_each_read(&self, mut f: impl FnMut(usize, usize)) {
-        self.for_each_interior(&mut f);
-        self.for_each_border(f);
     }
 }
 
