@@ -42,6 +42,24 @@ fn block_axpy<T: Element, const N: usize>(dst: &mut [T], src: &[T], coef: T) {
     dst[..N].copy_from_slice(&d);
 }
 
+/// `dst[i] = src[i]` over the shorter of the two, in registers: runs are short, and a
+/// call to `memcpy` per run costs as much as the copy.
+#[inline(always)]
+pub(crate) fn copy<T: Element>(dst: &mut [T], src: &[T]) {
+    let n = dst.len().min(src.len());
+    let whole = n - n % LANES;
+    for (d, s) in dst[..whole]
+        .chunks_exact_mut(LANES)
+        .zip(src[..whole].chunks_exact(LANES))
+    {
+        let block: [T; LANES] = s.try_into().unwrap_or_else(|_| unreachable!());
+        d.copy_from_slice(&block);
+    }
+    for (d, &s) in dst[whole..n].iter_mut().zip(&src[whole..n]) {
+        *d = s;
+    }
+}
+
 /// `dst[i] += src[i]` over the shorter of the two.
 #[inline(always)]
 pub(crate) fn add<T: Element>(dst: &mut [T], src: &[T]) {
@@ -109,6 +127,10 @@ mod tests {
                 .map(|i| dst[i] + src.get(i).unwrap_or(&0.0))
                 .collect();
             assert_eq!(sum, added, "add over {n}");
+            let mut copied = dst.clone();
+            copy(&mut copied, &src);
+            assert_eq!(&copied[..n], &src[..], "copy over {n}");
+            assert_eq!(&copied[n..], &dst[n..], "copy over {n}");
             // Small integers: every summation order gives the exact sum.
             let plain: f64 = src.iter().zip(&dst).map(|(a, b)| a * b).sum();
             assert_eq!(dot(&src, &dst), plain, "dot over {n}");

@@ -205,17 +205,23 @@ impl Panels {
         let (row_stride, col_stride) = self.strides(rows);
         let run_len = self.run_len;
         let orientation = self.orientation;
-        self.for_each_run_at(layout, outer, parts, |local, kp, run| {
-            let (start, step) = match orientation {
-                Orientation::RowsInner => {
-                    (kp * col_stride + local * run_len * row_stride, row_stride)
-                }
-                Orientation::ReductionInner => {
-                    (local * row_stride + kp * run_len * col_stride, col_stride)
-                }
-            };
-            visit(start, step, run);
-        });
+        self.for_each_run_at(
+            layout,
+            outer,
+            parts,
+            #[inline(always)]
+            |local, kp, run| {
+                let (start, step) = match orientation {
+                    Orientation::RowsInner => {
+                        (kp * col_stride + local * run_len * row_stride, row_stride)
+                    }
+                    Orientation::ReductionInner => {
+                        (local * row_stride + kp * run_len * col_stride, col_stride)
+                    }
+                };
+                visit(start, step, run);
+            },
+        );
     }
 
     fn run<'l>(
@@ -281,21 +287,39 @@ impl Panels {
         source: &[T],
         panel: &mut [T],
     ) {
-        self.for_each_run(layout, outer, parts, |start, step, run| {
-            let Range { start: lo, end: hi } = run.interior;
-            for i in (0..lo).chain(hi..run.len) {
-                panel[start + i * step] = T::zero();
-            }
-            if lo == hi {
-                // no element of this run reads inside the input
-            } else if step == 1 && run.step == 1 {
-                panel[start + lo..start + hi]
-                    .copy_from_slice(&source[run.first..run.first + hi - lo]);
-            } else {
-                run.for_each_interior(|i, o| panel[start + i * step] = source[o]);
-            }
-            run.for_each_border(|i, o| panel[start + i * step] = source[o]);
-        });
+        super::simd::vectorized(
+            #[inline(always)]
+            || {
+                self.for_each_run(
+                    layout,
+                    outer,
+                    parts,
+                    #[inline(always)]
+                    |start, step, run| {
+                        let Range { start: lo, end: hi } = run.interior;
+                        if step == 1 {
+                            panel[start..start + lo].fill(T::zero());
+                            panel[start + hi..start + run.len].fill(T::zero());
+                        } else {
+                            for i in (0..lo).chain(hi..run.len) {
+                                panel[start + i * step] = T::zero();
+                            }
+                        }
+                        if lo == hi {
+                            // no element of this run reads inside the input
+                        } else if step == 1 && run.step == 1 {
+                            super::lanes::copy(
+                                &mut panel[start + lo..start + hi],
+                                &source[run.first..run.first + hi - lo],
+                            );
+                        } else {
+                            run.for_each_interior(|i, o| panel[start + i * step] = source[o]);
+                        }
+                        run.for_each_border(|i, o| panel[start + i * step] = source[o]);
+                    },
+                )
+            },
+        );
     }
 
     /// Adds the panel (shaped like `A`'s rows of `parts`) onto the operand's gradient, whose
