@@ -67,7 +67,9 @@ impl Direct {
         let c_fits = l.c_row_stride == 1
             && ccs >= rows_total
             && p.chunks(&l.c, &p.outer_c, out_len).map(|(len, _)| len) == Some(p.n_len * ccs);
-        if !windows_fit || !c_fits || p.n_len == 0 || p.k_len == 0 {
+        // Without windows (a 1x1 convolution) the padded copy would be a plain copy,
+        // which the GEMM path does without.
+        if l.windows.is_empty() || !windows_fit || !c_fits || p.n_len == 0 || p.k_len == 0 {
             return None;
         }
         // The run axis must be `P`'s innermost dimension, read with step 1.
