@@ -199,11 +199,14 @@ impl Direct {
             .for_each(|(chunk, c)| {
                 let o = by_chunk[chunk];
                 let (origin, b) = (self.outer[o], &b[p.batch_of(o)]);
-                // f64 tiles hold half as many positions, in as many registers.
-                if wide {
-                    self.outer_point::<T, WIDTH>(p, padded, origin, b, c);
-                } else {
-                    self.outer_point::<T, { WIDTH / 2 }>(p, padded, origin, b, c);
+                // f64 tiles hold half as many positions, in as many registers; a single
+                // column (depthwise) takes four times as many, to spread each tile's
+                // fixed cost over more multiply-adds.
+                match (wide, p.n_len == 1) {
+                    (true, false) => self.outer_point::<T, WIDTH>(p, padded, origin, b, c),
+                    (false, false) => self.outer_point::<T, { WIDTH / 2 }>(p, padded, origin, b, c),
+                    (true, true) => self.outer_point::<T, { 4 * WIDTH }>(p, padded, origin, b, c),
+                    (false, true) => self.outer_point::<T, { 2 * WIDTH }>(p, padded, origin, b, c),
                 }
             });
     }
