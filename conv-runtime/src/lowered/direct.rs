@@ -127,7 +127,8 @@ impl Direct {
         }
         let outer = offsets(l, &strides, &outer_axes, false);
         let taps = offsets(l, &strides, &p.panels.k_order, true);
-        let tiles = span.div_ceil(WIDTH) * WIDTH;
+        // The widest tile (single columns): its last one may reach past `span`.
+        let tiles = span.div_ceil(4 * WIDTH) * (4 * WIDTH);
         let reach = outer.iter().max()? + taps.iter().max()? + tiles;
         let p_len = p_shape.iter().product::<usize>().max(reach);
         Some(Direct {
