@@ -119,6 +119,15 @@ fn reserved_operand_names() {
             &["`bias` is the name of a generated argument"],
         ],
     );
+    // Both were taken by the generated functions' own arguments (`*_into`'s output,
+    // the resolved extents of the fast path), which the operand then shadowed.
+    expect_errors(
+        r#"mm(«out», «extents») = "ik,kj->ij";"#,
+        &[
+            &["`out` is the name of a generated argument"],
+            &["`extents` is the name of a generated argument"],
+        ],
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::kernel::{Dtype, Kernel, Operand};
 use std::collections::BTreeMap;
 
 /// Names the generated code uses for its own arguments; operands must not take them.
-const RESERVED: [&str; 2] = ["grad_y", "bias"];
+const RESERVED: [&str; 4] = ["grad_y", "bias", "out", "extents"];
 
 /// The most operands a kernel takes (as numpy's einsum long did). Each generated
 /// gradient function takes every operand, so the generated code grows with the square
