@@ -1,6 +1,6 @@
 //! What generated code calls. Not a stable API: only `conv_kernel!` output uses it.
 
-pub use crate::lowered::{self, Tensor};
+pub use crate::lowered::Tensor;
 pub use crate::padding::{copies, source as padded_source};
 pub use crate::shapes::{check_tensor, Extents};
 pub use conv_codegen::gemm_plan::GemmPlan;
@@ -205,3 +205,134 @@ pub fn output_extents(axes: &[char], shape: &[usize]) -> Extents {
         windows: Vec::new(),
     }
 }
+
+/// The matrix-product paths of `crate::lowered` as generated code calls them. Those are
+/// generic over the element type, so every crate expanding `conv_kernel!` compiled its
+/// own copy of them (rayon, pulp and all) at opt-level 3, some 3 CPU seconds per example
+/// in release: these hand each call to [`Lowered`], whose f32 and f64 implementations
+/// are compiled once, in this crate, with the same code.
+pub mod lowered {
+    use super::Lowered;
+    use crate::lowered::Tensor;
+    use crate::shapes::Extents;
+    use conv_codegen::gemm_plan::GemmPlan;
+    use conv_codegen::kernel::Kernel;
+
+    /// [`crate::lowered::forward`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<T: Lowered>(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a: Tensor<T>,
+        b: Tensor<T>,
+        bias: Option<(char, &[T])>,
+        out: &mut [T],
+    ) -> bool {
+        T::forward(kernel, plan, extents, a, b, bias, out)
+    }
+
+    /// [`crate::lowered::grad_a`].
+    pub fn grad_a<T: Lowered>(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a_shape: &[usize],
+        b: Tensor<T>,
+        grad_y: &[T],
+        out: &mut [T],
+    ) -> bool {
+        T::grad_a(kernel, plan, extents, a_shape, b, grad_y, out)
+    }
+
+    /// [`crate::lowered::grad_b`].
+    pub fn grad_b<T: Lowered>(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a: Tensor<T>,
+        b_shape: &[usize],
+        grad_y: &[T],
+        out: &mut [T],
+    ) -> bool {
+        T::grad_b(kernel, plan, extents, a, b_shape, grad_y, out)
+    }
+}
+
+/// An element type whose matrix-product paths are compiled in this crate.
+pub trait Lowered: Element {
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a: Tensor<Self>,
+        b: Tensor<Self>,
+        bias: Option<(char, &[Self])>,
+        out: &mut [Self],
+    ) -> bool;
+    fn grad_a(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a_shape: &[usize],
+        b: Tensor<Self>,
+        grad_y: &[Self],
+        out: &mut [Self],
+    ) -> bool;
+    fn grad_b(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a: Tensor<Self>,
+        b_shape: &[usize],
+        grad_y: &[Self],
+        out: &mut [Self],
+    ) -> bool;
+}
+
+/// `#[inline(never)]`: not inlined into (and so not instantiated again in) the caller's
+/// crate. One call per kernel run.
+macro_rules! lowered_for {
+    ($($t:ty),*) => {$(
+        impl Lowered for $t {
+            #[inline(never)]
+            fn forward(
+                kernel: &Kernel,
+                plan: &GemmPlan,
+                extents: &Extents,
+                a: Tensor<Self>,
+                b: Tensor<Self>,
+                bias: Option<(char, &[Self])>,
+                out: &mut [Self],
+            ) -> bool {
+                crate::lowered::forward(kernel, plan, extents, a, b, bias, out)
+            }
+            #[inline(never)]
+            fn grad_a(
+                kernel: &Kernel,
+                plan: &GemmPlan,
+                extents: &Extents,
+                a_shape: &[usize],
+                b: Tensor<Self>,
+                grad_y: &[Self],
+                out: &mut [Self],
+            ) -> bool {
+                crate::lowered::grad_a(kernel, plan, extents, a_shape, b, grad_y, out)
+            }
+            #[inline(never)]
+            fn grad_b(
+                kernel: &Kernel,
+                plan: &GemmPlan,
+                extents: &Extents,
+                a: Tensor<Self>,
+                b_shape: &[usize],
+                grad_y: &[Self],
+                out: &mut [Self],
+            ) -> bool {
+                crate::lowered::grad_b(kernel, plan, extents, a, b_shape, grad_y, out)
+            }
+        }
+    )*};
+}
+lowered_for!(f32, f64);
