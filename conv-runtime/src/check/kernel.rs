@@ -88,22 +88,62 @@ pub fn check<K: Kernel>(
     shapes: &[&[usize]],
     seed: u64,
 ) -> Result<KernelReport, ShapeError> {
-    let interpreter = Interpreter::new(K::SOURCE).unwrap_or_else(|e| {
+    // Only the kernel's two calls depend on `K`; everything else is in `check_f64`,
+    // compiled once in this crate rather than in every crate that checks a kernel (where
+    // it was half of the time to compile an example in release).
+    let forward = |operands: &[ArrayD<f64>], bias: Option<&ArrayD<f64>>| {
+        let operands: Vec<ArrayD<K::Elem>> = operands.iter().map(narrow).collect();
+        let views: Vec<ArrayViewD<K::Elem>> = operands.iter().map(|a| a.view()).collect();
+        let bias = bias.map(narrow::<K::Elem>);
+        let y = kernel.forward_dyn(&views, bias.as_ref().map(|b| b.view()))?;
+        Ok(y.mapv(Element::to_f64))
+    };
+    let gradient = |wrt: Wrt, operands: &[ArrayD<f64>], grad_y: &ArrayD<f64>| {
+        let operands: Vec<ArrayD<K::Elem>> = operands.iter().map(narrow).collect();
+        let views: Vec<ArrayViewD<K::Elem>> = operands.iter().map(|a| a.view()).collect();
+        let grad = kernel.gradient_dyn(wrt, &views, narrow::<K::Elem>(grad_y).view())?;
+        Ok(grad.mapv(Element::to_f64))
+    };
+    let elem = Elem {
+        name: K::Elem::NAME,
+        round: |v| K::Elem::from_f64(v).to_f64(),
+    };
+    check_f64(K::SOURCE, elem, &forward, &gradient, shapes, seed)
+}
+
+/// The forward result of a kernel from its operands and bias, all in f64.
+type Forward<'a> =
+    dyn Fn(&[ArrayD<f64>], Option<&ArrayD<f64>>) -> Result<ArrayD<f64>, ShapeError> + 'a;
+/// A gradient of a kernel from its operands and `grad_y`, all in f64.
+type Gradient<'a> =
+    dyn Fn(Wrt, &[ArrayD<f64>], &ArrayD<f64>) -> Result<ArrayD<f64>, ShapeError> + 'a;
+
+/// A kernel's element type: its name and the rounding of an f64 to it.
+struct Elem {
+    name: &'static str,
+    round: fn(f64) -> f64,
+}
+
+/// [`check`] of a kernel seen through f64 arrays.
+fn check_f64(
+    source: &str,
+    elem: Elem,
+    kernel_forward: &Forward<'_>,
+    kernel_gradient: &Gradient<'_>,
+    shapes: &[&[usize]],
+    seed: u64,
+) -> Result<KernelReport, ShapeError> {
+    let interpreter = Interpreter::new(source).unwrap_or_else(|e| {
         unreachable!("conv_kernel! only generates kernels whose source compiles: {e}")
     });
     let mut random = Random(seed.wrapping_mul(2).wrapping_add(1));
-    let inputs: Vec<ArrayD<f64>> = shapes.iter().map(|s| random.array::<K::Elem>(s)).collect();
+    let inputs: Vec<ArrayD<f64>> = shapes.iter().map(|s| random.array(s, elem.round)).collect();
     let bias = match interpreter.kernel().bias {
-        Some(axis) => Some(random.array::<K::Elem>(&[interpreter.extents(shapes)?.of(axis)])),
+        Some(axis) => Some(random.array(&[interpreter.extents(shapes)?.of(axis)], elem.round)),
         None => None,
     };
     let n = inputs.len();
-    let run = |all: &[ArrayD<f64>]| -> Result<ArrayD<f64>, ShapeError> {
-        let cast: Vec<ArrayD<K::Elem>> = all.iter().map(narrow::<K::Elem>).collect();
-        let views: Vec<ArrayViewD<K::Elem>> = cast[..n].iter().map(|a| a.view()).collect();
-        let y = kernel.forward_dyn(&views, cast.get(n).map(|b| b.view()))?;
-        Ok(y.mapv(Element::to_f64))
-    };
+    let run = |all: &[ArrayD<f64>]| kernel_forward(&all[..n], all.get(n));
     let mut all = inputs.clone();
     all.extend(bias.clone());
     let y = run(&all)?;
@@ -114,22 +154,17 @@ pub fn check<K: Kernel>(
         vs_interpreter: max_error(&y, &y_ref).1,
         vs_finite_differences: None,
     }];
-    let grad_y = random.array::<K::Elem>(y.shape());
-    let narrow_inputs: Vec<ArrayD<K::Elem>> = inputs.iter().map(narrow::<K::Elem>).collect();
-    let narrow_views: Vec<ArrayViewD<K::Elem>> = narrow_inputs.iter().map(|a| a.view()).collect();
-    let narrow_grad_y = narrow::<K::Elem>(&grad_y);
+    let grad_y = random.array(y.shape(), elem.round);
     // A kernel is linear in each input, so finite differences have no truncation error and
     // a large step only shrinks the rounding error of the kernel's own forward.
-    let step = if K::Elem::NAME == "f32" { 0.25 } else { 1e-3 };
+    let step = if elem.name == "f32" { 0.25 } else { 1e-3 };
     let forward = |all: &[ArrayD<f64>]| run(all).unwrap_or_else(|_| ArrayD::zeros(y.raw_dim()));
     for gradient in &interpreter.program().gradients {
         let (name, slot) = match gradient.wrt {
             Wrt::Operand(i) => (format!("grad_{}", interpreter.kernel().operands[i].name), i),
             Wrt::Bias => ("grad_bias".to_string(), n),
         };
-        let got = kernel
-            .gradient_dyn(gradient.wrt, &narrow_views, narrow_grad_y.view())?
-            .mapv(Element::to_f64);
+        let got = kernel_gradient(gradient.wrt, &inputs, &grad_y)?;
         let reference = interpreter.gradient(gradient.wrt, &views, grad_y.view())?;
         let numeric = finite_difference(forward, &all, &grad_y, slot, step);
         entries.push(KernelCheck {
@@ -157,8 +192,9 @@ impl Random {
         bits as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     }
 
-    /// Values in [-1, 1), exactly representable in `T`.
-    fn array<T: Element>(&mut self, shape: &[usize]) -> ArrayD<f64> {
-        ArrayD::from_shape_simple_fn(IxDyn(shape), || T::from_f64(self.next()).to_f64())
+    /// Values in [-1, 1), exactly representable in the element type that `round` rounds
+    /// to.
+    fn array(&mut self, shape: &[usize], round: fn(f64) -> f64) -> ArrayD<f64> {
+        ArrayD::from_shape_simple_fn(IxDyn(shape), || round(self.next()))
     }
 }
