@@ -103,8 +103,10 @@ pub fn markdown(doc: &Document) -> String {
     out += &report::markdown(&report::times_table(doc.rows));
     out += "\n## Cost of compiling\n\n";
     out += "`conv_codegen::expand` on each kernel declaration of `conv-bench/src/cases.rs` \
-            alone, in process (release build, minimum over repeats after a warm-up; rustc's \
-            proc-macro bridge and the compilation of the emitted code are not included), and \
+            alone, in process (release build: conv-codegen at opt-level 3, syn, quote and \
+            proc-macro2 at 0 as the workspace's release profile builds them; minimum over \
+            repeats after a warm-up; rustc's proc-macro bridge and the compilation of the \
+            emitted code are not included), and \
             the lines of the code it emits, formatted by prettyplease \
             (`conv_runtime::expanded_code`).\n\n";
     out += &report::markdown(&compile_cost::table(doc.costs));
