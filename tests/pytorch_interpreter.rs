@@ -7,9 +7,7 @@ mod pytorch_support;
 
 use pytorch_support::{compare, largest, run_interpreter, Case, Fixture, CASES};
 
-fn check<T: conv_kernels::Element + ndarray_npy::ReadableElement>(
-    case: &Case,
-) -> Result<f64, String> {
+fn check<T: conv_kernels::Element>(case: &Case) -> Result<f64, String> {
     let fixture = Fixture::<T>::load(case);
     let results = run_interpreter(case, &fixture);
     compare(case, "interpreter", &fixture, &results)

@@ -43,11 +43,11 @@ conv_kernel! {
     }
 }
 
-fn load4<T: Element + ndarray_npy::ReadableElement>(case: &str, file: &str) -> Array4<T> {
+fn load4<T: Element>(case: &str, file: &str) -> Array4<T> {
     read::<T>(case, file).into_dimensionality::<Ix4>().unwrap()
 }
 
-fn load1<T: Element + ndarray_npy::ReadableElement>(case: &str, file: &str) -> Array1<T> {
+fn load1<T: Element>(case: &str, file: &str) -> Array1<T> {
     read::<T>(case, file).into_dimensionality::<Ix1>().unwrap()
 }
 
@@ -55,7 +55,7 @@ fn load1<T: Element + ndarray_npy::ReadableElement>(case: &str, file: &str) -> A
 /// the tensor's magnitude.
 fn assert_matches<T, D>(case: &str, file: &str, actual: &Array<T, D>)
 where
-    T: Element + ndarray_npy::ReadableElement,
+    T: Element,
     D: Dimension,
 {
     let expected: ArrayD<T> = read(case, file);

@@ -6,8 +6,7 @@
 #![allow(dead_code)]
 
 use conv_kernels::{Element, Interpreter, Kernel, Wrt};
-use ndarray::{ArrayD, ArrayViewD};
-use ndarray_npy::ReadableElement;
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -68,7 +67,7 @@ pub struct Fixture<T> {
 }
 
 /// Reads tests/fixtures/data/<case>/<file>.npy.
-pub fn read<T: ReadableElement>(case: &str, file: &str) -> ArrayD<T> {
+pub fn read<T: Element>(case: &str, file: &str) -> ArrayD<T> {
     let path: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
         "tests",
@@ -79,10 +78,62 @@ pub fn read<T: ReadableElement>(case: &str, file: &str) -> ArrayD<T> {
     .iter()
     .collect::<PathBuf>()
     .join(format!("{file}.npy"));
-    ndarray_npy::read_npy(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    npy(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-impl<T: ReadableElement> Fixture<T> {
+/// The array in a .npy file as tests/fixtures/generate.py writes them (`numpy.save`:
+/// format 1.0, little-endian `<f4` or `<f8`, C order), which must hold `T`s. Read here
+/// rather than with the ndarray-npy crate, whose dependencies (a parser generator, big
+/// integers, a stack-growing C library) were 18 of the CPU seconds of every clean release
+/// build, the examples' included.
+fn npy<T: Element>(bytes: &[u8]) -> Result<ArrayD<T>, String> {
+    let rest = bytes
+        .strip_prefix(b"\x93NUMPY\x01\x00")
+        .ok_or("not a .npy file of format 1.0")?;
+    let (len, rest) = rest.split_at_checked(2).ok_or("truncated header")?;
+    let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+    let (header, data) = rest.split_at_checked(len).ok_or("truncated header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "header not UTF-8")?;
+    let value = |key: &str| {
+        let at = header
+            .find(&format!("'{key}': "))
+            .ok_or(format!("no '{key}' in header {header}"))?;
+        Ok::<_, String>(&header[at + key.len() + 4..])
+    };
+    let (descr, size) = match T::NAME {
+        "f32" => ("'<f4'", 4),
+        _ => ("'<f8'", 8),
+    };
+    if !value("descr")?.starts_with(descr) || !value("fortran_order")?.starts_with("False") {
+        return Err(format!("header {header}: expected {descr} in C order"));
+    }
+    let extents = value("shape")?
+        .strip_prefix('(')
+        .and_then(|s| s.split_once(')'))
+        .ok_or(format!("header {header}: no shape"))?
+        .0;
+    let shape = extents
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| e.parse::<usize>().map_err(|_| format!("extent {e:?}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if Some(data.len()) != shape.iter().product::<usize>().checked_mul(size) {
+        return Err(format!("{} bytes for shape {shape:?}", data.len()));
+    }
+    // Both widen to f64 exactly, and `from_f64` rounds back to the same value.
+    let values = data
+        .chunks_exact(size)
+        .map(|b| match *b {
+            [b0, b1, b2, b3] => T::from_f64(f64::from(f32::from_le_bytes([b0, b1, b2, b3]))),
+            _ => T::from_f64(f64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| e.to_string())
+}
+
+impl<T: Element> Fixture<T> {
     pub fn load(case: &Case) -> Self {
         let file = |f: &str| read::<T>(case.name, f);
         Fixture {
@@ -255,10 +306,7 @@ pub fn run_interpreter<T: Element>(case: &Case, fixture: &Fixture<T>) -> Results
 
 /// The test of one case against one generated kernel: panics with every tensor out of
 /// tolerance, prints the largest relative error otherwise.
-pub fn check_kernel<K: Kernel>(kernel: &K, name: &str)
-where
-    K::Elem: ReadableElement,
-{
+pub fn check_kernel<K: Kernel>(kernel: &K, name: &str) {
     let case = case(name);
     assert_eq!(
         K::Elem::NAME,
