@@ -209,8 +209,8 @@ pub fn output_extents(axes: &[char], shape: &[usize]) -> Extents {
 /// The matrix-product paths of `crate::lowered` as generated code calls them. Those are
 /// generic over the element type, so every crate expanding `conv_kernel!` compiled its
 /// own copy of them (rayon, pulp and all) at opt-level 3, some 3 CPU seconds per example
-/// in release: these hand each call to [`Lowered`], whose f32 and f64 implementations
-/// are compiled once, in this crate, with the same code.
+/// in release: these hand each call to [`Lowered`], whose f32 implementation is
+/// compiled once, in this crate, with the same code.
 pub mod lowered {
     use super::Lowered;
     use crate::lowered::Tensor;
@@ -259,7 +259,7 @@ pub mod lowered {
     }
 }
 
-/// An element type whose matrix-product paths are compiled in this crate.
+/// An element type and its matrix-product paths.
 pub trait Lowered: Element {
     #[allow(clippy::too_many_arguments)]
     fn forward(
@@ -291,12 +291,15 @@ pub trait Lowered: Element {
     ) -> bool;
 }
 
-/// `#[inline(never)]`: not inlined into (and so not instantiated again in) the caller's
-/// crate. One call per kernel run.
+/// The implementations. f32's are `#[inline(never)]`: compiled here, once, and not
+/// inlined into (and so instantiated again in) the caller's crate; one more call per
+/// kernel run. f64's are `#[inline]`, compiled where f64 kernels are, as before: the tests
+/// use them, the examples and the benchmark do not, and compiling them here too took 4
+/// more CPU seconds of conv-runtime, which every example of a release build waits for.
 macro_rules! lowered_for {
-    ($($t:ty),*) => {$(
+    ($t:ty, #[$inline:meta]) => {
         impl Lowered for $t {
-            #[inline(never)]
+            #[$inline]
             fn forward(
                 kernel: &Kernel,
                 plan: &GemmPlan,
@@ -308,7 +311,7 @@ macro_rules! lowered_for {
             ) -> bool {
                 crate::lowered::forward(kernel, plan, extents, a, b, bias, out)
             }
-            #[inline(never)]
+            #[$inline]
             fn grad_a(
                 kernel: &Kernel,
                 plan: &GemmPlan,
@@ -320,7 +323,7 @@ macro_rules! lowered_for {
             ) -> bool {
                 crate::lowered::grad_a(kernel, plan, extents, a_shape, b, grad_y, out)
             }
-            #[inline(never)]
+            #[$inline]
             fn grad_b(
                 kernel: &Kernel,
                 plan: &GemmPlan,
@@ -333,6 +336,7 @@ macro_rules! lowered_for {
                 crate::lowered::grad_b(kernel, plan, extents, a, b_shape, grad_y, out)
             }
         }
-    )*};
+    };
 }
-lowered_for!(f32, f64);
+lowered_for!(f32, #[inline(never)]);
+lowered_for!(f64, #[inline]);
