@@ -125,6 +125,10 @@ pub struct BuildTime {
     /// User + system CPU seconds of cargo and every compiler it ran (Linux only): unlike
     /// the wall time, hardly affected by other processes competing for the CPUs.
     pub cpu: Option<f64>,
+    /// CPU seconds that other processes used meanwhile (Linux only: the busy time of
+    /// every CPU in /proc/stat, less `cpu`): on a shared machine, why `wall` can be far
+    /// more than `cpu` over the number of CPUs.
+    pub others_cpu: Option<f64>,
 }
 
 /// `cargo build --release --examples` in `workspace` with a fresh, empty target
@@ -133,6 +137,7 @@ pub fn build_examples(workspace: &Path) -> Result<BuildTime, String> {
     let target = std::env::temp_dir().join(format!("conv-bench-build-{}", std::process::id()));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let cpu_before = children_cpu_seconds();
+    let busy_before = machine_busy_seconds();
     let start = Instant::now();
     let status = Command::new(cargo)
         .args(["build", "--release", "--examples", "--quiet"])
@@ -143,9 +148,17 @@ pub fn build_examples(workspace: &Path) -> Result<BuildTime, String> {
     let cpu = children_cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
+    let others_cpu = machine_busy_seconds()
+        .zip(busy_before)
+        .zip(cpu)
+        .map(|((after, before), cpu)| (after - before - cpu).max(0.0));
     let _ = std::fs::remove_dir_all(&target);
     match status {
-        Ok(s) if s.success() => Ok(BuildTime { wall, cpu }),
+        Ok(s) if s.success() => Ok(BuildTime {
+            wall,
+            cpu,
+            others_cpu,
+        }),
         Ok(s) => Err(format!("cargo build --release --examples: {s}")),
         Err(e) => Err(format!("cannot run cargo: {e}")),
     }
@@ -158,6 +171,21 @@ fn children_cpu_seconds() -> Option<f64> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
     Some((ticks(13)? + ticks(14)?) / 100.0)
+}
+
+/// CPU seconds that every process has used since boot: user, nice, system, irq and
+/// softirq of the first line of /proc/stat (in USER_HZ ticks of 1/100 s), not idle,
+/// iowait or steal (time the hypervisor gave to other machines).
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<&str> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| ticks.get(i)?.parse::<f64>().ok();
+    Some((tick(0)? + tick(1)? + tick(2)? + tick(5)? + tick(6)?) / 100.0)
 }
 
 /// The table of costs, with a total line.
@@ -226,5 +254,20 @@ mod tests {
         let status = Command::new("sh").args(["-c", busy]).status().unwrap();
         assert!(status.success());
         assert!(children_cpu_seconds().unwrap() > before);
+    }
+
+    #[test]
+    fn machine_busy_time_grows_at_least_by_a_busy_childs_cpu_time() {
+        let (busy, child) = (
+            machine_busy_seconds().unwrap(),
+            children_cpu_seconds().unwrap(),
+        );
+        let spin = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+        let status = Command::new("sh").args(["-c", spin]).status().unwrap();
+        assert!(status.success());
+        let child = children_cpu_seconds().unwrap() - child;
+        // Both count whole ticks, read at slightly different moments.
+        assert!(machine_busy_seconds().unwrap() - busy >= child - 0.05);
+        assert!(child > 0.0);
     }
 }

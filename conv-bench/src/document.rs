@@ -119,10 +119,13 @@ pub fn build_line(build: Option<&Result<BuildTime, String>>) -> String {
     match build {
         Some(Ok(time)) => format!(
             "`cargo build --release --examples` from clean (fresh target directory, every \
-             dependency compiled): {:.0} s wall time{}.",
+             dependency compiled): {:.0} s wall time{}{}.",
             time.wall,
             time.cpu.map_or(String::new(), |cpu| format!(
                 ", {cpu:.0} s of CPU time (user + system, cargo and every rustc)"
+            )),
+            time.others_cpu.map_or(String::new(), |others| format!(
+                "; other processes used {others:.0} s of CPU time meanwhile"
             ))
         ),
         Some(Err(why)) => format!("`cargo build --release --examples` failed: {why}."),
@@ -203,6 +206,7 @@ mod tests {
             build: Some(&Ok(BuildTime {
                 wall: 83.4,
                 cpu: Some(150.2),
+                others_cpu: Some(3.4),
             })),
             chart: "docs/bench_ratios.svg",
         };
@@ -217,6 +221,7 @@ mod tests {
             "![PyTorch/ours, log scale](docs/bench_ratios.svg)",
             "| total |  | 0.00 ms | 0 |",
             "83 s wall time, 150 s of CPU time",
+            "; other processes used 3 s of CPU time meanwhile.",
         ] {
             assert!(md.contains(part), "{part}\n{md}");
         }

@@ -153,6 +153,9 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
         }
     }
 
+    // The load at the end of the measurements of kernels, before the build below, which
+    // loads every CPU itself.
+    let load = (load_at_start, machine::load_average());
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("conv-bench is inside the workspace");
@@ -161,7 +164,6 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
         compile_cost::build_examples(workspace)
     });
     println!("{}", document::build_line(build.as_ref()));
-    let load = (load_at_start, machine::load_average());
     println!("{}", machine::load_line(load.0, load.1));
 
     if options.write {
