@@ -191,8 +191,9 @@ impl Panels {
         }
     }
 
-    /// Visits every run of the panel of row parts `parts` (of the outer point `outer`):
-    /// `visit(first index in the panel, stride in the panel, the run)`.
+    /// Visits every run of the panel of row parts `parts` (of the outer point `outer`),
+    /// under the CPU's widest SIMD: `visit(first index in the panel, stride in the panel,
+    /// the run)`, which must be `#[inline(always)]` (see simd.rs).
     #[inline(always)]
     pub fn for_each_run(
         &self,
@@ -205,21 +206,26 @@ impl Panels {
         let (row_stride, col_stride) = self.strides(rows);
         let run_len = self.run_len;
         let orientation = self.orientation;
-        self.for_each_run_at(
-            layout,
-            outer,
-            parts,
+        super::simd::vectorized(
             #[inline(always)]
-            |local, kp, run| {
-                let (start, step) = match orientation {
-                    Orientation::RowsInner => {
-                        (kp * col_stride + local * run_len * row_stride, row_stride)
-                    }
-                    Orientation::ReductionInner => {
-                        (local * row_stride + kp * run_len * col_stride, col_stride)
-                    }
-                };
-                visit(start, step, run);
+            || {
+                self.for_each_run_at(
+                    layout,
+                    outer,
+                    parts,
+                    #[inline(always)]
+                    |local, kp, run| {
+                        let (start, step) = match orientation {
+                            Orientation::RowsInner => {
+                                (kp * col_stride + local * run_len * row_stride, row_stride)
+                            }
+                            Orientation::ReductionInner => {
+                                (local * row_stride + kp * run_len * col_stride, col_stride)
+                            }
+                        };
+                        visit(start, step, run);
+                    },
+                )
             },
         );
     }
@@ -287,37 +293,32 @@ impl Panels {
         source: &[T],
         panel: &mut [T],
     ) {
-        super::simd::vectorized(
+        self.for_each_run(
+            layout,
+            outer,
+            parts,
             #[inline(always)]
-            || {
-                self.for_each_run(
-                    layout,
-                    outer,
-                    parts,
-                    #[inline(always)]
-                    |start, step, run| {
-                        let Range { start: lo, end: hi } = run.interior;
-                        if step == 1 {
-                            panel[start..start + lo].fill(T::zero());
-                            panel[start + hi..start + run.len].fill(T::zero());
-                        } else {
-                            for i in (0..lo).chain(hi..run.len) {
-                                panel[start + i * step] = T::zero();
-                            }
-                        }
-                        if lo == hi {
-                            // no element of this run reads inside the input
-                        } else if step == 1 && run.step == 1 {
-                            super::lanes::copy(
-                                &mut panel[start + lo..start + hi],
-                                &source[run.first..run.first + hi - lo],
-                            );
-                        } else {
-                            run.for_each_interior(|i, o| panel[start + i * step] = source[o]);
-                        }
-                        run.for_each_border(|i, o| panel[start + i * step] = source[o]);
-                    },
-                )
+            |start, step, run| {
+                let Range { start: lo, end: hi } = run.interior;
+                if step == 1 {
+                    panel[start..start + lo].fill(T::zero());
+                    panel[start + hi..start + run.len].fill(T::zero());
+                } else {
+                    for i in (0..lo).chain(hi..run.len) {
+                        panel[start + i * step] = T::zero();
+                    }
+                }
+                if lo == hi {
+                    // no element of this run reads inside the input
+                } else if step == 1 && run.step == 1 {
+                    super::lanes::copy(
+                        &mut panel[start + lo..start + hi],
+                        &source[run.first..run.first + hi - lo],
+                    );
+                } else {
+                    run.for_each_interior(|i, o| panel[start + i * step] = source[o]);
+                }
+                run.for_each_border(|i, o| panel[start + i * step] = source[o]);
             },
         );
     }
@@ -333,32 +334,24 @@ impl Panels {
         grad: &mut [T],
         origin: usize,
     ) {
-        super::simd::vectorized(
+        self.for_each_run(
+            layout,
+            outer,
+            parts,
             #[inline(always)]
-            || {
-                self.for_each_run(
-                    layout,
-                    outer,
-                    parts,
-                    #[inline(always)]
-                    |start, step, run| {
-                        let Range { start: lo, end: hi } = run.interior;
-                        if step == 1 && run.step == 1 && lo < hi {
-                            let at = run.first - origin;
-                            super::lanes::add(
-                                &mut grad[at..at + hi - lo],
-                                &panel[start + lo..start + hi],
-                            );
-                        } else {
-                            run.for_each_interior(|i, o| {
-                                grad[o - origin] = grad[o - origin] + panel[start + i * step]
-                            });
-                        }
-                        run.for_each_border(|i, o| {
-                            grad[o - origin] = grad[o - origin] + panel[start + i * step]
-                        });
-                    },
-                )
+            |start, step, run| {
+                let Range { start: lo, end: hi } = run.interior;
+                if step == 1 && run.step == 1 && lo < hi {
+                    let at = run.first - origin;
+                    super::lanes::add(&mut grad[at..at + hi - lo], &panel[start + lo..start + hi]);
+                } else {
+                    run.for_each_interior(|i, o| {
+                        grad[o - origin] = grad[o - origin] + panel[start + i * step]
+                    });
+                }
+                run.for_each_border(|i, o| {
+                    grad[o - origin] = grad[o - origin] + panel[start + i * step]
+                });
             },
         );
     }

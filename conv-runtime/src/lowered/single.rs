@@ -68,9 +68,28 @@ fn scatter<T: Element>(
     run.for_each_border(|i, o| grad[o - origin] = grad[o - origin] + coef * row[i * row_step]);
 }
 
-/// The rows of outer point `o`'s part range of C (or grad_y), as `(slice start, step)`.
-fn row_start(p: &Product, o: usize, part: usize) -> usize {
-    p.outer_c[o] + p.first_row(part) * p.layout.c_row_stride
+/// Every run of outer point `o`, with the offset in C (or grad_y) of the row it belongs
+/// to, under the CPU's widest SIMD. `visit` must be `#[inline(always)]` (see simd.rs).
+#[inline(always)]
+fn for_each_run<T>(p: &Product, o: usize, mut visit: impl FnMut(usize, usize, Run<'_>) -> T) {
+    vectorized(
+        #[inline(always)]
+        || {
+            p.panels.for_each_run_at(
+                &p.layout,
+                &p.outer[o],
+                0..p.panels.row_parts.len(),
+                #[inline(always)]
+                |local, kp, run| {
+                    visit(
+                        p.outer_c[o] + p.first_row(local) * p.layout.c_row_stride,
+                        kp,
+                        run,
+                    );
+                },
+            )
+        },
+    );
 }
 
 /// C of outer point `o` (whose region of C starts at `c_origin` in `c`) += A * B.
@@ -82,43 +101,23 @@ pub(crate) fn forward<T: Element>(
     c: &mut [T],
     c_origin: usize,
 ) {
-    let parts = 0..p.panels.row_parts.len();
     let step = p.layout.c_row_stride;
-    vectorized(
+    for_each_run(
+        p,
+        o,
         #[inline(always)]
-        || {
-            p.panels.for_each_run_at(
-                &p.layout,
-                &p.outer[o],
-                parts,
-                #[inline(always)]
-                |local, kp, run| {
-                    let start = row_start(p, o, local) - c_origin;
-                    axpy(&run, packed[kp], a, &mut c[start..], step);
-                },
-            )
-        },
+        |start, kp, run| axpy(&run, packed[kp], a, &mut c[start - c_origin..], step),
     );
 }
 
 /// grad_B of outer point `o`: `acc[k] += sum over rows of A[m][k] grad_y[m]`.
 pub(crate) fn grad_b<T: Element>(p: &Product, o: usize, a: &[T], grad_y: &[T], acc: &mut [T]) {
-    let parts = 0..p.panels.row_parts.len();
     let step = p.layout.c_row_stride;
-    vectorized(
+    for_each_run(
+        p,
+        o,
         #[inline(always)]
-        || {
-            p.panels.for_each_run_at(
-                &p.layout,
-                &p.outer[o],
-                parts,
-                #[inline(always)]
-                |local, kp, run| {
-                    let start = row_start(p, o, local);
-                    acc[kp] = acc[kp] + dot(&run, a, &grad_y[start..], step);
-                },
-            )
-        },
+        |start, kp, run| acc[kp] = acc[kp] + dot(&run, a, &grad_y[start..], step),
     );
 }
 
@@ -131,21 +130,11 @@ pub(crate) fn grad_a<T: Element>(
     grad: &mut [T],
     origin: usize,
 ) {
-    let parts = 0..p.panels.row_parts.len();
     let step = p.layout.c_row_stride;
-    vectorized(
+    for_each_run(
+        p,
+        o,
         #[inline(always)]
-        || {
-            p.panels.for_each_run_at(
-                &p.layout,
-                &p.outer[o],
-                parts,
-                #[inline(always)]
-                |local, kp, run| {
-                    let start = row_start(p, o, local);
-                    scatter(&run, packed[kp], &grad_y[start..], step, grad, origin);
-                },
-            )
-        },
+        |start, kp, run| scatter(&run, packed[kp], &grad_y[start..], step, grad, origin),
     );
 }
