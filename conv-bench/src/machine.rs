@@ -40,18 +40,27 @@ fn describe(info: &str) -> String {
     text
 }
 
-/// The 1-minute load average: above the CPU count, other processes were competing.
+/// The 1-minute load average.
 pub fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
 
-/// The load averages at the start and end of a run, as a sentence.
+/// The load averages at the start and end of a run, as a sentence that says whether
+/// other processes were busy when the run began (the run's own threads count later).
 pub fn load_line(start: Option<f64>, end: Option<f64>) -> String {
     let show = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.2}"));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let verdict = match start {
+        Some(load) if load >= cpus - 0.5 => {
+            "other processes were busy when the run began; figures are less reliable"
+        }
+        Some(_) => "the machine was quiet when the run began; the run's own threads load it later",
+        None => "unknown",
+    };
     format!(
         "Load average (1 min, /proc/loadavg) at the start and the end of the run: {} and {} \
-         (above the number of CPUs, other processes were competing with the benchmark).",
+         ({verdict}).",
         show(start),
         show(end)
     )
