@@ -414,14 +414,8 @@ mod tests {
             data: &data[i][..],
             shape: shapes[i],
         };
-        let product = Product::new(
-            kernel,
-            &plan,
-            &extents,
-            (&tensor(plan.a), &tensor(plan.b)),
-            0,
-        )
-        .expect("a product");
+        let product = Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b])
+            .expect("a product");
         let direct = Direct::new(&product, expected.len()).is_some();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

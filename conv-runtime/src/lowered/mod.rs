@@ -10,19 +10,25 @@ mod gemm;
 mod lanes;
 mod layout;
 mod panel;
+mod prepared;
 mod product;
 mod scratch;
 mod simd;
 mod single;
+#[cfg(test)]
+mod tests;
 
 use crate::shapes::Extents;
 use crate::Element;
 use conv_codegen::gemm_plan::GemmPlan;
 use conv_codegen::kernel::Kernel;
 use gemm::{Matrix, MatrixMut};
+use prepared::Prepared;
 use product::Product;
 use rayon::prelude::*;
+use simd::vectorized;
 use std::cell::Cell;
+use std::sync::Arc;
 
 /// Products with fewer multiply-adds than this run as the generated loop nest, which has
 /// no set-up cost.
@@ -49,14 +55,21 @@ pub struct Tensor<'a, T> {
     pub shape: &'a [usize],
 }
 
+/// The prepared product, if the kernel is a batch of products with at least the
+/// calling thread's threshold of multiply-adds (decided before any set-up, which small
+/// kernels could not amortise).
 fn prepare<T>(
     kernel: &Kernel,
     plan: &GemmPlan,
     extents: &Extents,
     a: &Tensor<T>,
     b: &Tensor<T>,
-) -> Option<Product> {
-    Product::new(kernel, plan, extents, (a, b), THRESHOLD.with(Cell::get))
+) -> Option<Arc<Prepared>> {
+    let macs = Product::macs(plan, extents);
+    if macs == 0 || macs < THRESHOLD.with(Cell::get) {
+        return None;
+    }
+    prepared::prepared(kernel, plan, extents, a.shape, b.shape)
 }
 
 /// `C = A (x) B` (+ `bias` along its output axis), if the kernel is a batch of products
@@ -71,16 +84,17 @@ pub fn forward<T: Element>(
     bias: Option<(char, &[T])>,
     out: &mut [T],
 ) -> bool {
-    let Some(p) = prepare(kernel, plan, extents, &a, &b) else {
+    let Some(prepared) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
+    let p = &prepared.product;
     let threads = rayon::current_num_threads();
-    if let Some(direct) = direct::Direct::new(&p, out.len()) {
+    if let Some(direct) = prepared.direct(out.len()) {
         // Taps as shifted stretches of a padded copy: no panels, one B per batch point.
         let packed = p.pack_b_per_batch(b.data, true);
         scratch::with(|padded| {
             direct.pad(&p.layout, a.data, padded);
-            direct.forward(&p, padded, &packed, out);
+            direct.forward(p, padded, &packed, out);
         });
         if let Some((axis, bias)) = bias {
             add_bias(&kernel.output, &p.layout, axis, bias, out);
@@ -88,21 +102,21 @@ pub fn forward<T: Element>(
         return true;
     }
     let packed = p.pack_b_per_batch(b.data, false);
-    if single::applies(&p) {
+    if single::applies(p) {
         match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
             Some((len, by_chunk)) => {
                 out.par_chunks_mut(len.max(1))
                     .enumerate()
                     .for_each(|(chunk, c)| {
                         let o = by_chunk[chunk];
-                        single::forward(&p, o, a.data, &packed[p.batch_of(o)], c, chunk * len);
+                        single::forward(p, o, a.data, &packed[p.batch_of(o)], c, chunk * len);
                     })
             }
             None => (0..p.outer.len())
-                .for_each(|o| single::forward(&p, o, a.data, &packed[p.batch_of(o)], out, 0)),
+                .for_each(|o| single::forward(p, o, a.data, &packed[p.batch_of(o)], out, 0)),
         }
     } else {
-        multiply_all(&p, &a, &packed, out, threads);
+        multiply_all(p, &a, &packed, out, threads);
     }
     if let Some((axis, bias)) = bias {
         add_bias(&kernel.output, &p.layout, axis, bias, out);
@@ -178,11 +192,24 @@ fn add_bias<T: Element>(
 ) {
     let at = output.iter().position(|&a| a == axis).unwrap_or(0);
     let inner: usize = output[at + 1..].iter().map(|a| layout.len[a]).product();
-    for block in out.chunks_mut((inner * bias.len()).max(1)) {
-        for (run, &b) in block.chunks_mut(inner.max(1)).zip(bias) {
-            run.iter_mut().for_each(|v| *v = *v + b);
+    let block = (inner * bias.len()).max(1);
+    // Whole blocks per task, enough of them to outweigh a task's cost.
+    let per_task = block * (1usize << 15).div_ceil(block);
+    out.par_chunks_mut(per_task).for_each(|task| {
+        for block in task.chunks_mut(block) {
+            if inner == 1 {
+                // The bias axis innermost (channels last): one stretch per block.
+                vectorized(
+                    #[inline(always)]
+                    || lanes::add(block, bias),
+                );
+            } else {
+                for (run, &b) in block.chunks_mut(inner).zip(bias) {
+                    run.iter_mut().for_each(|v| *v = *v + b);
+                }
+            }
         }
-    }
+    });
 }
 
 /// The gradient of B: `grad_b[k][n] = sum over rows of A[m][k] grad_y[m][n]`.
@@ -199,19 +226,20 @@ pub fn grad_b<T: Element>(
         data: &[] as &[T],
         shape: b_shape,
     };
-    let Some(p) = prepare(kernel, plan, extents, &a, &b) else {
+    let Some(prepared) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
+    let p = &prepared.product;
     let (k_len, n_len) = (p.k_len, p.n_len);
     let (k_offsets, n_offsets) = p.b_offsets();
-    if single::applies(&p) {
+    if single::applies(p) {
         // One sum per batch point, over its outer points in order.
         let sums: Vec<Vec<T>> = (0..p.batch_points())
             .into_par_iter()
             .map(|g| {
                 let mut acc = vec![T::zero(); k_len];
                 for o in g * p.per_batch..(g + 1) * p.per_batch {
-                    single::grad_b(&p, o, a.data, grad_y, &mut acc);
+                    single::grad_b(p, o, a.data, grad_y, &mut acc);
                 }
                 acc
             })
@@ -231,9 +259,10 @@ pub fn grad_b<T: Element>(
     let jobs: Vec<(usize, usize)> = (0..p.batch_points())
         .flat_map(|g| (0..PARTIALS).map(move |s| (g, s)))
         .collect();
-    let partials: Vec<Vec<T>> = jobs
+    let mut partials: Vec<Vec<T>> = jobs
         .par_iter()
         .map_init(Vec::new, |panel, &(g, slice)| {
+            // `[n][k]`: a column of B's gradient is then one stretch of `acc`.
             let mut acc = vec![T::zero(); k_len * n_len];
             let mine = blocks.iter().filter(|(o, _)| p.batch_of(*o) == g);
             for (o, parts) in mine.skip(slice).step_by(PARTIALS) {
@@ -245,8 +274,8 @@ pub fn grad_b<T: Element>(
                     (k_len, n_len, rows),
                     MatrixMut {
                         data: &mut acc,
-                        rows: n_len,
-                        cols: 1,
+                        rows: 1,
+                        cols: k_len,
                     },
                     true,
                     Matrix {
@@ -265,17 +294,43 @@ pub fn grad_b<T: Element>(
             acc
         })
         .collect();
-    for g in 0..p.batch_points() {
+    let contiguous_k = k_offsets.windows(2).all(|k| k[1] == k[0] + 1);
+    for (g, sums) in partials.chunks_mut(PARTIALS).enumerate() {
+        let (sum, rest) = sums.split_first_mut().unwrap_or_else(|| unreachable!());
+        add_in_order(sum, rest);
         let base = p.outer_b[g * p.per_batch];
-        for acc in &partials[g * PARTIALS..(g + 1) * PARTIALS] {
-            for (ki, &k) in k_offsets.iter().enumerate() {
-                for (ni, &n) in n_offsets.iter().enumerate() {
-                    out[base + k + n] = out[base + k + n] + acc[ki * n_len + ni];
+        for (&n, column) in n_offsets.iter().zip(sum.chunks_exact(k_len.max(1))) {
+            if contiguous_k {
+                let at = base + n + k_offsets.first().copied().unwrap_or(0);
+                vectorized(
+                    #[inline(always)]
+                    || lanes::add(&mut out[at..at + k_len], column),
+                );
+            } else {
+                for (&k, &v) in k_offsets.iter().zip(column) {
+                    out[base + k + n] = out[base + k + n] + v;
                 }
             }
         }
     }
     true
+}
+
+/// `sum += rest[0] + rest[1] + ...`, element by element in that order, in parallel over
+/// stretches: the same additions whatever the number of threads.
+fn add_in_order<T: Element>(sum: &mut [T], rest: &[Vec<T>]) {
+    const STRETCH: usize = 1 << 14;
+    sum.par_chunks_mut(STRETCH)
+        .enumerate()
+        .for_each(|(i, stretch)| {
+            let at = i * STRETCH;
+            for other in rest {
+                vectorized(
+                    #[inline(always)]
+                    || lanes::add(stretch, &other[at..]),
+                );
+            }
+        });
 }
 
 /// The gradient of A: `col = grad_y (x) B^T` block by block, folded back through the
@@ -293,15 +348,16 @@ pub fn grad_a<T: Element>(
         data: &[] as &[T],
         shape: a_shape,
     };
-    let Some(p) = prepare(kernel, plan, extents, &a, &b) else {
+    let Some(prepared) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
+    let p = &prepared.product;
     let packed = p.pack_b_per_batch(b.data, true);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let run_outer =
         |o: usize, panel: &mut Vec<T>, grad: &mut [T], origin: usize, threads: usize| {
-            if single::applies(&p) {
-                single::grad_a(&p, o, &packed[p.batch_of(o)], grad_y, grad, origin);
+            if single::applies(p) {
+                single::grad_a(p, o, &packed[p.batch_of(o)], grad_y, grad, origin);
                 return;
             }
             for parts in p.blocks_of(o) {

@@ -4,7 +4,6 @@
 use super::gemm::{gemm, Matrix, MatrixMut};
 use super::layout::{DimIndex, Layout, TensorLayout};
 use super::panel::{parts, Panels, Part};
-use super::Tensor;
 use crate::shapes::Extents;
 use crate::Element;
 use conv_codegen::gemm_plan::GemmPlan;
@@ -31,25 +30,24 @@ pub(crate) struct Product {
 }
 
 impl Product {
-    /// `None` when the layout does not fit or the product has fewer than `min_macs`.
-    pub fn new<T>(
-        kernel: &Kernel,
-        plan: &GemmPlan,
-        extents: &Extents,
-        (a, b): (&Tensor<T>, &Tensor<T>),
-        min_macs: usize,
-    ) -> Option<Self> {
-        // Decided before any set-up, which small kernels could not amortise.
-        let axes = [&plan.batch, &plan.m, &plan.n, &plan.k];
-        let macs = axes
+    /// Multiply-adds of the product (`usize::MAX` if they overflow).
+    pub fn macs(plan: &GemmPlan, extents: &Extents) -> usize {
+        [&plan.batch, &plan.m, &plan.n, &plan.k]
             .iter()
             .flat_map(|a| a.iter())
             .try_fold(1usize, |macs, &a| macs.checked_mul(extents.of(a)))
-            .unwrap_or(usize::MAX);
-        if macs == 0 || macs < min_macs {
-            return None;
-        }
-        let layout = Layout::new(kernel, plan, extents, a.shape, b.shape)?;
+            .unwrap_or(usize::MAX)
+    }
+
+    /// `None` when the layout of operands of shapes `a` and `b` does not fit.
+    pub fn new(
+        kernel: &Kernel,
+        plan: &GemmPlan,
+        extents: &Extents,
+        a: &[usize],
+        b: &[usize],
+    ) -> Option<Self> {
+        let layout = Layout::new(kernel, plan, extents, a, b)?;
         let panels = Panels::new(&layout);
         let outer_axes: Vec<char> = layout
             .batch

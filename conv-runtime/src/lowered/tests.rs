@@ -1,0 +1,109 @@
+//! The GEMM path's forward with a bias and its gradient of B, against the interpreter,
+//! on the layouts whose bias and gradient are written differently: the bias axis inside
+//! (channels first) or innermost (channels last), B's reduction indices contiguous or
+//! strided, one batch point or several (grouped).
+
+use super::{forward, grad_b, set_min_macs, Tensor};
+use crate::{Element, Interpreter};
+use conv_codegen::gemm_plan::gemm_plan;
+use ndarray::ArrayViewD;
+
+fn values(count: usize, seed: usize) -> Vec<f64> {
+    (0..count)
+        .map(|i| ((i * 7 + seed * 13) % 23) as f64 / 11.0 - 1.0)
+        .collect()
+}
+
+fn close(what: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-12 * scale,
+            "{what}: element {i}: {g} against {w}"
+        );
+    }
+}
+
+/// Runs the fast forward (with a bias along `bias_axis`) and grad_b of `source` on
+/// `shapes`, and compares them with the interpreter.
+fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let plan = gemm_plan(kernel).expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let data: Vec<Vec<f64>> = (0..2)
+        .map(|i| values(shapes[i].iter().product(), i))
+        .collect();
+    let views: Vec<ArrayViewD<f64>> = (0..2)
+        .map(|i| ArrayViewD::from_shape(shapes[i].to_vec(), &data[i]).expect("shape"))
+        .collect();
+    let bias = values(extents.of(bias_axis), 5);
+    let bias_view = ArrayViewD::from_shape(vec![bias.len()], &bias[..]).expect("shape");
+    let expected = interp.forward(&views, Some(bias_view)).expect("forward");
+    let grad_y = values(expected.len(), 3);
+    let grad_y_view =
+        ArrayViewD::from_shape(expected.shape().to_vec(), &grad_y[..]).expect("shape");
+    let grads = interp.backward(&views, grad_y_view).expect("backward");
+    let tensor = |i: usize| Tensor {
+        data: &data[i][..],
+        shape: shapes[i],
+    };
+    set_min_macs(0);
+    let mut out = vec![0.0; expected.len()];
+    let taken = forward(
+        kernel,
+        &plan,
+        &extents,
+        tensor(plan.a),
+        tensor(plan.b),
+        Some((bias_axis, &bias[..])),
+        &mut out,
+    );
+    assert!(taken, "{source}: the fast forward runs");
+    close(
+        &format!("{source}: forward"),
+        &out,
+        expected.as_slice().expect("standard"),
+    );
+    let mut grad = vec![0.0; data[plan.b].len()];
+    let taken = grad_b(
+        kernel,
+        &plan,
+        &extents,
+        tensor(plan.a),
+        shapes[plan.b],
+        &grad_y,
+        &mut grad,
+    );
+    assert!(taken, "{source}: the fast grad_b runs");
+    let want = grads.operands[plan.b].as_standard_layout();
+    close(
+        &format!("{source}: grad of B"),
+        &grad,
+        want.as_slice().expect("standard"),
+    );
+    set_min_macs(super::MIN_MACS);
+}
+
+#[test]
+fn bias_and_grad_of_b_on_every_layout() {
+    // Channels first: the bias axis has the rows inside it; B's reduction contiguous.
+    check(
+        "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, stride = 2, pad = 1; bias d; }",
+        [&[3, 5, 9, 11], &[7, 5, 3, 3]],
+        'd',
+    );
+    // Channels last: the bias axis innermost; B's reduction strided by the columns.
+    check(
+        "c(x, w) = \"nhwckj,kjcd->nhwd\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; bias d; }",
+        [&[2, 6, 7, 5], &[3, 3, 5, 9]],
+        'd',
+    );
+    // Grouped: one gradient of B per group, summed over its own outer points.
+    check(
+        "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, stride = 2; unfold x.w by j, stride = 2; bias d; }",
+        [&[3, 2, 3, 9, 9], &[2, 4, 3, 3, 3]],
+        'd',
+    );
+}
