@@ -4,7 +4,7 @@
 //! strided, one batch point or several (grouped).
 
 use super::{forward, grad_b, set_min_macs, Tensor};
-use crate::{Element, Interpreter};
+use crate::Interpreter;
 use conv_codegen::gemm_plan::gemm_plan;
 use ndarray::ArrayViewD;
 
