@@ -245,6 +245,17 @@ pub mod lowered {
         T::grad_a(kernel, plan, extents, a_shape, b, grad_y, out)
     }
 
+    /// [`crate::lowered::grad_bias`]: generic, as it is small.
+    pub fn grad_bias<T: crate::Element>(
+        output: &[char],
+        axis: char,
+        extents: &Extents,
+        grad_y: &[T],
+        out: &mut [T],
+    ) -> bool {
+        crate::lowered::grad_bias(output, axis, extents, grad_y, out)
+    }
+
     /// [`crate::lowered::grad_b`].
     pub fn grad_b<T: Lowered>(
         kernel: &Kernel,

@@ -135,8 +135,20 @@ fn fixed_strides(kernel: &Kernel, name: &str) -> Option<Vec<usize>> {
 /// as one (returning early), before the loop nest that runs when it declines.
 fn lowered_call(program: &Program, gradient: Option<&Gradient>) -> Option<TokenStream> {
     let kernel = &program.kernel;
-    let plan = gemm_plan(kernel)?;
     let private = private();
+    if let (Some(g), Some(axis)) = (gradient, kernel.bias) {
+        if g.wrt == Wrt::Bias {
+            // A sum over every output axis but the bias's: vectorised and split over
+            // threads, whatever the kernel.
+            let output = &kernel.output;
+            return Some(quote! {
+                if #private::lowered::grad_bias(&[#(#output),*], #axis, extents, s_grad_y, out) {
+                    return ::core::result::Result::Ok(());
+                }
+            });
+        }
+    }
+    let plan = gemm_plan(kernel)?;
     let tensor = |operand: usize| {
         let name = &kernel.operands[operand].name;
         let (s, t) = (slice(name), format_ident!("{}", name));

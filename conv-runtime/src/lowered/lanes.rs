@@ -105,6 +105,21 @@ pub(crate) fn dot<T: Element>(a: &[T], b: &[T]) -> T {
     sum
 }
 
+/// `sum_i a[i]`, summed in [`LANES`] partial sums (a fixed order, as [`dot`]).
+#[inline(always)]
+pub(crate) fn sum<T: Element>(a: &[T]) -> T {
+    let whole = a.len() - a.len() % LANES;
+    let mut partial = [T::zero(); LANES];
+    for x in a[..whole].chunks_exact(LANES) {
+        let x: [T; LANES] = x.try_into().unwrap_or_else(|_| unreachable!());
+        for l in 0..LANES {
+            partial[l] = partial[l] + x[l];
+        }
+    }
+    let sum = partial.iter().fold(T::zero(), |s, &p| s + p);
+    a[whole..].iter().fold(sum, |s, &x| s + x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +149,7 @@ mod tests {
             // Small integers: every summation order gives the exact sum.
             let plain: f64 = src.iter().zip(&dst).map(|(a, b)| a * b).sum();
             assert_eq!(dot(&src, &dst), plain, "dot over {n}");
+            assert_eq!(super::sum(&src), src.iter().sum::<f64>(), "sum over {n}");
         }
     }
 }

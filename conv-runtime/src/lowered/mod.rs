@@ -5,6 +5,7 @@
 //! with rayon; a block's output region is its own, and partial sums of grad_b are added
 //! in a fixed order, so results do not depend on the number of threads.
 
+mod bias;
 mod direct;
 mod gemm;
 mod lanes;
@@ -20,6 +21,7 @@ mod tests;
 
 use crate::shapes::Extents;
 use crate::Element;
+pub use bias::grad_bias;
 use conv_codegen::gemm_plan::GemmPlan;
 use conv_codegen::kernel::Kernel;
 use gemm::{Matrix, MatrixMut};
@@ -97,7 +99,7 @@ pub fn forward<T: Element>(
             direct.forward(p, padded, &packed, out);
         });
         if let Some((axis, bias)) = bias {
-            add_bias(&kernel.output, &p.layout, axis, bias, out);
+            bias::add_bias(&kernel.output, &p.layout.len, axis, bias, out);
         }
         return true;
     }
@@ -119,7 +121,7 @@ pub fn forward<T: Element>(
         multiply_all(p, &a, &packed, out, threads);
     }
     if let Some((axis, bias)) = bias {
-        add_bias(&kernel.output, &p.layout, axis, bias, out);
+        bias::add_bias(&kernel.output, &p.layout.len, axis, bias, out);
     }
     true
 }
@@ -182,36 +184,6 @@ fn multiply_all<T: Element>(
     }
 }
 
-/// Adds `bias[i]` to every element of the row-major output whose index along `axis` is `i`.
-fn add_bias<T: Element>(
-    output: &[char],
-    layout: &layout::Layout,
-    axis: char,
-    bias: &[T],
-    out: &mut [T],
-) {
-    let at = output.iter().position(|&a| a == axis).unwrap_or(0);
-    let inner: usize = output[at + 1..].iter().map(|a| layout.len[a]).product();
-    let block = (inner * bias.len()).max(1);
-    // Whole blocks per task, enough of them to outweigh a task's cost.
-    let per_task = block * (1usize << 15).div_ceil(block);
-    out.par_chunks_mut(per_task).for_each(|task| {
-        for block in task.chunks_mut(block) {
-            if inner == 1 {
-                // The bias axis innermost (channels last): one stretch per block.
-                vectorized(
-                    #[inline(always)]
-                    || lanes::add(block, bias),
-                );
-            } else {
-                for (run, &b) in block.chunks_mut(inner).zip(bias) {
-                    run.iter_mut().for_each(|v| *v = *v + b);
-                }
-            }
-        }
-    });
-}
-
 /// The gradient of B: `grad_b[k][n] = sum over rows of A[m][k] grad_y[m][n]`.
 pub fn grad_b<T: Element>(
     kernel: &Kernel,
@@ -262,7 +234,6 @@ pub fn grad_b<T: Element>(
     let mut partials: Vec<Vec<T>> = jobs
         .par_iter()
         .map_init(Vec::new, |panel, &(g, slice)| {
-            // `[n][k]`: a column of B's gradient is then one stretch of `acc`.
             let mut acc = vec![T::zero(); k_len * n_len];
             let mine = blocks.iter().filter(|(o, _)| p.batch_of(*o) == g);
             for (o, parts) in mine.skip(slice).step_by(PARTIALS) {
@@ -274,8 +245,8 @@ pub fn grad_b<T: Element>(
                     (k_len, n_len, rows),
                     MatrixMut {
                         data: &mut acc,
-                        rows: 1,
-                        cols: k_len,
+                        rows: n_len,
+                        cols: 1,
                     },
                     true,
                     Matrix {
@@ -294,22 +265,13 @@ pub fn grad_b<T: Element>(
             acc
         })
         .collect();
-    let contiguous_k = k_offsets.windows(2).all(|k| k[1] == k[0] + 1);
     for (g, sums) in partials.chunks_mut(PARTIALS).enumerate() {
         let (sum, rest) = sums.split_first_mut().unwrap_or_else(|| unreachable!());
         add_in_order(sum, rest);
         let base = p.outer_b[g * p.per_batch];
-        for (&n, column) in n_offsets.iter().zip(sum.chunks_exact(k_len.max(1))) {
-            if contiguous_k {
-                let at = base + n + k_offsets.first().copied().unwrap_or(0);
-                vectorized(
-                    #[inline(always)]
-                    || lanes::add(&mut out[at..at + k_len], column),
-                );
-            } else {
-                for (&k, &v) in k_offsets.iter().zip(column) {
-                    out[base + k + n] = out[base + k + n] + v;
-                }
+        for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(n_len.max(1))) {
+            for (&n, &v) in n_offsets.iter().zip(row) {
+                out[base + k + n] = out[base + k + n] + v;
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The GEMM path's forward with a bias and its gradient of B, against the interpreter,
+//! The GEMM path's forward with a bias, its gradient of B and the bias's gradient, against the interpreter,
 //! on the layouts whose bias and gradient are written differently: the bias axis inside
 //! (channels first) or innermost (channels last), B's reduction indices contiguous or
 //! strided, one batch point or several (grouped).
@@ -83,11 +83,16 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         &grad,
         want.as_slice().expect("standard"),
     );
+    let mut grad_bias = vec![0.0; bias.len()];
+    let taken = super::grad_bias(&kernel.output, bias_axis, &extents, &grad_y, &mut grad_bias);
+    assert!(taken, "{source}: the fast grad_bias runs");
+    let want = grads.bias.expect("a bias").into_raw_vec_and_offset().0;
+    close(&format!("{source}: grad of the bias"), &grad_bias, &want);
     set_min_macs(super::MIN_MACS);
 }
 
 #[test]
-fn bias_and_grad_of_b_on_every_layout() {
+fn bias_and_gradients_on_every_layout() {
     // Channels first: the bias axis has the rows inside it; B's reduction contiguous.
     check(
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, stride = 2, pad = 1; bias d; }",
