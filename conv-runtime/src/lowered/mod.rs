@@ -18,6 +18,7 @@ mod simd;
 mod single;
 #[cfg(test)]
 mod tests;
+mod transposed;
 
 use crate::shapes::Extents;
 use crate::Element;
@@ -92,12 +93,7 @@ pub fn forward<T: Element>(
     let p = &prepared.product;
     let threads = rayon::current_num_threads();
     if let Some(direct) = prepared.direct(out.len()) {
-        // Taps as shifted stretches of a padded copy: no panels, one B per batch point.
-        let packed = p.pack_b_per_batch(b.data, true);
-        scratch::with(|padded| {
-            direct.pad(&p.layout, a.data, padded);
-            direct.forward(p, padded, &packed, out);
-        });
+        direct_forward(p, direct, a.data, &p.pack_b_per_batch(b.data, true), out);
         if let Some((axis, bias)) = bias {
             bias::add_bias(&kernel.output, &p.layout.len, axis, bias, out);
         }
@@ -124,6 +120,21 @@ pub fn forward<T: Element>(
         bias::add_bias(&kernel.output, &p.layout.len, axis, bias, out);
     }
     true
+}
+
+/// C = A * B by the direct kernel: taps as shifted stretches of a padded copy of A, no
+/// panels; B packed `[k][n]` per batch point.
+fn direct_forward<T: Element>(
+    p: &Product,
+    direct: &direct::Direct,
+    a: &[T],
+    packed: &[Vec<T>],
+    out: &mut [T],
+) {
+    scratch::with(|padded| {
+        direct.pad(&p.layout, a, padded);
+        direct.forward(p, padded, packed, out);
+    });
 }
 
 /// C = A * B on the GEMM path.
@@ -313,6 +324,9 @@ pub fn grad_a<T: Element>(
     let Some(prepared) = prepare(kernel, plan, extents, &a, &b) else {
         return false;
     };
+    if transposed::grad_a(kernel, plan, extents, &b, grad_y, out) {
+        return true;
+    }
     let p = &prepared.product;
     let packed = p.pack_b_per_batch(b.data, true);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);

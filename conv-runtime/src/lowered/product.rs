@@ -149,7 +149,13 @@ impl Product {
     /// order. The GEMM repacks a right operand whose rows are not contiguous on every
     /// call; `[n][k]` is the layout it reads in place.
     pub fn pack_b_per_batch<T: Element>(&self, b: &[T], n_inner: bool) -> Vec<Vec<T>> {
-        let (k_offsets, n_offsets) = self.b_offsets();
+        self.pack_b(b, n_inner, &[])
+    }
+
+    /// As [`Product::pack_b_per_batch`], with the axes `reversed` read backwards (index
+    /// `i` of such an axis reads `len - 1 - i`).
+    pub fn pack_b<T: Element>(&self, b: &[T], n_inner: bool, reversed: &[char]) -> Vec<Vec<T>> {
+        let (k_offsets, n_offsets) = self.b_offsets_reversing(reversed);
         (0..self.batch_points())
             .map(|g| {
                 let base = self.outer_b[g * self.per_batch];
@@ -170,11 +176,27 @@ impl Product {
 
     /// Offsets into B of every reduction index (panel order) and every column.
     pub fn b_offsets(&self) -> (Vec<usize>, Vec<usize>) {
+        self.b_offsets_reversing(&[])
+    }
+
+    fn b_offsets_reversing(&self, reversed: &[char]) -> (Vec<usize>, Vec<usize>) {
         let l = &self.layout;
         let offsets = |axes: &[char]| -> Vec<usize> {
             l.points(axes)
                 .iter()
-                .map(|p| axes.iter().zip(p).map(|(&a, v)| v * l.b.stride_of(a)).sum())
+                .map(|p| {
+                    axes.iter()
+                        .zip(p)
+                        .map(|(&a, &v)| {
+                            let v = if reversed.contains(&a) {
+                                l.len[&a] - 1 - v
+                            } else {
+                                v
+                            };
+                            v * l.b.stride_of(a)
+                        })
+                        .sum()
+                })
                 .collect()
         };
         (offsets(&self.panels.k_order), offsets(&l.n))
