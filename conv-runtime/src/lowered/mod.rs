@@ -215,6 +215,20 @@ pub fn grad_b<T: Element>(
     let p = &prepared.product;
     let (k_len, n_len) = (p.k_len, p.n_len);
     let (k_offsets, n_offsets) = p.b_offsets();
+    if let Some(direct) = prepared.direct(grad_y.len()).filter(|_| p.n_len == 1) {
+        // Depthwise: taps as dot products with shifted stretches of a padded copy.
+        let sums = scratch::with(|padded| {
+            direct.pad(&p.layout, a.data, padded);
+            direct.grad_b_single(p, padded, grad_y)
+        });
+        for (g, acc) in sums.iter().enumerate() {
+            let base = p.outer_b[g * p.per_batch] + n_offsets[0];
+            for (&k, &v) in k_offsets.iter().zip(acc) {
+                out[base + k] = out[base + k] + v;
+            }
+        }
+        return true;
+    }
     if single::applies(p) {
         // One sum per batch point, over its outer points in order.
         let sums: Vec<Vec<T>> = (0..p.batch_points())
@@ -248,9 +262,8 @@ pub fn grad_b<T: Element>(
             let mut acc = vec![T::zero(); k_len * n_len];
             let mine = blocks.iter().filter(|(o, _)| p.batch_of(*o) == g);
             for (o, parts) in mine.skip(slice).step_by(PARTIALS) {
-                p.panel(*o, parts, a.data, panel);
                 let rows = p.rows(parts);
-                let (rs, cs) = p.panels.strides(rows);
+                let lhs = p.a_rows(*o, parts, a.data, panel);
                 let first = p.outer_c[*o] + p.first_row(parts.start) * c_strides.0;
                 gemm::gemm(
                     (k_len, n_len, rows),
@@ -260,10 +273,11 @@ pub fn grad_b<T: Element>(
                         cols: 1,
                     },
                     true,
+                    // A transposed.
                     Matrix {
-                        data: panel,
-                        rows: cs,
-                        cols: rs,
+                        data: lhs.data,
+                        rows: lhs.cols,
+                        cols: lhs.rows,
                     },
                     Matrix {
                         data: &grad_y[first..],
@@ -338,30 +352,38 @@ pub fn grad_a<T: Element>(
             }
             for parts in p.blocks_of(o) {
                 let rows = p.rows(&parts);
+                let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
+                let grad_y = Matrix {
+                    data: &grad_y[first..],
+                    rows: c_strides.0,
+                    cols: c_strides.1,
+                };
+                let b = Matrix {
+                    data: &packed[p.batch_of(o)],
+                    rows: 1,
+                    cols: p.n_len,
+                };
+                if let Some((rs, cs)) = p.a_in_place {
+                    // No windows: every element of A is one (row, reduction index) of
+                    // one block, written once, in place.
+                    let at = p.outer[o].offset + p.first_row(parts.start) * rs - origin;
+                    let dst = MatrixMut {
+                        data: &mut grad[at..],
+                        rows: rs,
+                        cols: cs,
+                    };
+                    gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+                    continue;
+                }
                 let (rs, cs) = p.panels.strides(rows);
                 panel.clear();
                 panel.resize(rows * p.k_len, T::zero());
-                let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
-                gemm::gemm(
-                    (rows, p.k_len, p.n_len),
-                    MatrixMut {
-                        data: panel,
-                        rows: rs,
-                        cols: cs,
-                    },
-                    false,
-                    Matrix {
-                        data: &grad_y[first..],
-                        rows: c_strides.0,
-                        cols: c_strides.1,
-                    },
-                    Matrix {
-                        data: &packed[p.batch_of(o)],
-                        rows: 1,
-                        cols: p.n_len,
-                    },
-                    threads,
-                );
+                let dst = MatrixMut {
+                    data: panel,
+                    rows: rs,
+                    cols: cs,
+                };
+                gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
                 p.panels
                     .fold(&p.layout, &p.outer[o], parts, panel, grad, origin);
             }

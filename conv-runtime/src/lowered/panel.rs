@@ -140,6 +140,44 @@ impl Panels {
         Some(runs)
     }
 
+    /// When `A` needs no panel: without windows, every row and every reduction index
+    /// one stride apart in the operand (a 1x1 convolution, a matrix product), the
+    /// `(row, column)` strides at which the GEMM reads it in place, from an outer
+    /// point's offset.
+    pub fn in_place(&self, layout: &Layout) -> Option<(usize, usize)> {
+        if !layout.windows.is_empty() {
+            return None;
+        }
+        let (rows, ks): (Vec<usize>, Vec<usize>) = match self.orientation {
+            Orientation::RowsInner => (
+                self.row_parts
+                    .iter()
+                    .flat_map(|r| (0..self.run_len).map(move |i| r.offset + i * self.run_stride))
+                    .collect(),
+                self.k_parts.iter().map(|k| k.offset).collect(),
+            ),
+            Orientation::ReductionInner => (
+                self.row_parts.iter().map(|r| r.offset).collect(),
+                self.k_parts
+                    .iter()
+                    .flat_map(|k| (0..self.run_len).map(move |i| k.offset + i * self.run_stride))
+                    .collect(),
+            ),
+        };
+        let uniform = |offsets: &[usize]| -> Option<usize> {
+            let step = match offsets {
+                [] | [_] => 1,
+                [first, second, ..] => second.checked_sub(*first)?,
+            };
+            offsets
+                .iter()
+                .enumerate()
+                .all(|(i, &o)| o == i * step)
+                .then_some(step)
+        };
+        Some((uniform(&rows)?, uniform(&ks)?))
+    }
+
     /// Rows of `A` per row part.
     pub fn rows_per_part(&self) -> usize {
         match self.orientation {

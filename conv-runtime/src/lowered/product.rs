@@ -26,6 +26,9 @@ pub(crate) struct Product {
     pub per_batch: usize,
     pub n_len: usize,
     pub k_len: usize,
+    /// `(row, column)` strides of `A` read in place, when it needs no panel
+    /// ([`Panels::in_place`]).
+    pub a_in_place: Option<(usize, usize)>,
     parts_per_block: usize,
 }
 
@@ -70,6 +73,7 @@ impl Product {
         let n_len = layout.extent(&layout.n);
         let k_len = panels.k_len();
         let parts_per_block = (PANEL_ELEMENTS / (k_len * panels.rows_per_part()).max(1)).max(1);
+        let a_in_place = panels.in_place(&layout);
         Some(Product {
             layout,
             panels,
@@ -80,6 +84,7 @@ impl Product {
             per_batch: per_batch.max(1),
             n_len,
             k_len,
+            a_in_place,
             parts_per_block,
         })
     }
@@ -209,6 +214,32 @@ impl Product {
             .im2col(&self.layout, &self.outer[o], parts.clone(), a, panel);
     }
 
+    /// A's rows of these row parts as a matrix: read in place when it can be
+    /// ([`Product::a_in_place`]), else a panel filled into `panel`.
+    pub fn a_rows<'s, T: Element>(
+        &self,
+        o: usize,
+        parts: &Range<usize>,
+        a: &'s [T],
+        panel: &'s mut Vec<T>,
+    ) -> Matrix<'s, T> {
+        if let Some((rows, cols)) = self.a_in_place {
+            let first = self.outer[o].offset + self.first_row(parts.start) * rows;
+            return Matrix {
+                data: &a[first..],
+                rows,
+                cols,
+            };
+        }
+        self.panel(o, parts, a, panel);
+        let (rows, cols) = self.panels.strides(self.rows(parts));
+        Matrix {
+            data: panel,
+            rows,
+            cols,
+        }
+    }
+
     /// `dst = A(rows of parts) * packed B` (B packed `[n][k]`), where `dst` starts at the block's first row and
     /// has strides `(row, column)`.
     #[allow(clippy::too_many_arguments)]
@@ -223,9 +254,8 @@ impl Product {
         (rows_stride, cols_stride): (usize, usize),
         threads: usize,
     ) {
-        self.panel(o, &parts, a, panel);
         let rows = self.rows(&parts);
-        let (rs, cs) = self.panels.strides(rows);
+        let lhs = self.a_rows(o, &parts, a, panel);
         gemm(
             (rows, self.n_len, self.k_len),
             MatrixMut {
@@ -234,11 +264,7 @@ impl Product {
                 cols: cols_stride,
             },
             false,
-            Matrix {
-                data: panel,
-                rows: rs,
-                cols: cs,
-            },
+            lhs,
             Matrix {
                 data: packed,
                 rows: 1,

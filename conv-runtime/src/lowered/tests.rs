@@ -66,6 +66,19 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         &out,
         expected.as_slice().expect("standard"),
     );
+    if kernel.operands[plan.b]
+        .physical
+        .iter()
+        .all(|a| kernel.output.contains(a) || kernel.window_of(*a).is_some())
+    {
+        // One column: the direct kernel's gradient must be the one that runs.
+        let product = super::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
+        let product = product.expect("a product");
+        assert!(
+            super::direct::Direct::new(&product, out.len()).is_some(),
+            "{source}: direct"
+        );
+    }
     let mut grad = vec![0.0; data[plan.b].len()];
     let taken = grad_b(
         kernel,
@@ -105,10 +118,116 @@ fn bias_and_gradients_on_every_layout() {
         [&[2, 6, 7, 5], &[3, 3, 5, 9]],
         'd',
     );
+    // Depthwise (one column): the gradient of B as dot products over shifted stretches
+    // of the padded copy, 9 taps (one group), 5 (3 + 1 + 1) and 27 (9 + 9 + 9).
+    check(
+        "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = (0, 2), dilation = 2; bias c; }",
+        [&[2, 3, 7, 33], &[3, 3, 3]],
+        'c',
+    );
+    check(
+        "c(x, w) = \"nclk,ck->ncl\" { unfold x.l by k, pad = 2; bias c; }",
+        [&[3, 4, 50], &[4, 5]],
+        'c',
+    );
+    check(
+        "c(x, w) = \"ncdhwijk,cijk->ncdhw\" { unfold x.d by i, pad = 1; unfold x.h by j, pad = 1; unfold x.w by k, pad = 1; bias c; }",
+        [&[2, 2, 4, 12, 30], &[2, 3, 3, 3]],
+        'c',
+    );
     // Grouped: one gradient of B per group, summed over its own outer points.
     check(
         "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, stride = 2; unfold x.w by j, stride = 2; bias d; }",
         [&[3, 2, 3, 9, 9], &[2, 4, 3, 3, 3]],
         'd',
     );
+}
+
+/// Forward, grad of A and grad of B of `source` on the fast path against the
+/// interpreter; whether A was read in place (no panel).
+fn in_place(source: &str, shapes: [&[usize]; 2]) -> bool {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let plan = gemm_plan(kernel).expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let data: Vec<Vec<f64>> = (0..2)
+        .map(|i| values(shapes[i].iter().product(), i))
+        .collect();
+    let views: Vec<ArrayViewD<f64>> = (0..2)
+        .map(|i| ArrayViewD::from_shape(shapes[i].to_vec(), &data[i]).expect("shape"))
+        .collect();
+    let y = interp.forward(&views, None).expect("forward");
+    let grad_y = values(y.len(), 3);
+    let grad_y_view = ArrayViewD::from_shape(y.shape().to_vec(), &grad_y[..]).expect("shape");
+    let grads = interp.backward(&views, grad_y_view).expect("backward");
+    let standard =
+        |a: &ndarray::ArrayD<f64>| a.as_standard_layout().iter().copied().collect::<Vec<_>>();
+    let tensor = |i: usize| Tensor {
+        data: &data[i][..],
+        shape: shapes[i],
+    };
+    set_min_macs(0);
+    let mut out = vec![0.0; y.len()];
+    assert!(forward(
+        kernel,
+        &plan,
+        &extents,
+        tensor(plan.a),
+        tensor(plan.b),
+        None,
+        &mut out
+    ));
+    close(&format!("{source}: forward"), &out, &standard(&y));
+    let mut grad = vec![0.0; data[plan.a].len()];
+    assert!(super::grad_a(
+        kernel,
+        &plan,
+        &extents,
+        shapes[plan.a],
+        tensor(plan.b),
+        &grad_y,
+        &mut grad
+    ));
+    close(
+        &format!("{source}: grad of A"),
+        &grad,
+        &standard(&grads.operands[plan.a]),
+    );
+    let mut grad = vec![0.0; data[plan.b].len()];
+    assert!(grad_b(
+        kernel,
+        &plan,
+        &extents,
+        tensor(plan.a),
+        shapes[plan.b],
+        &grad_y,
+        &mut grad
+    ));
+    close(
+        &format!("{source}: grad of B"),
+        &grad,
+        &standard(&grads.operands[plan.b]),
+    );
+    set_min_macs(super::MIN_MACS);
+    let product = super::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
+    product.expect("a product").a_in_place.is_some()
+}
+
+#[test]
+fn products_without_windows_read_their_left_operand_in_place() {
+    let read_in_place: [(&str, [&[usize]; 2]); 5] = [
+        // A 1x1 convolution, channels first and last.
+        ("c(x, w) = \"nchw,dc->ndhw\";", [&[2, 5, 3, 7], &[4, 5]]),
+        ("c(x, w) = \"nhwc,cd->nhwd\";", [&[2, 3, 7, 5], &[5, 4]]),
+        ("m(a, b) = \"ik,kj->ij\";", [&[9, 6], &[6, 5]]),
+        // A stored transposed: rows one apart, the reduction a row of A apart.
+        ("m(a, b) = \"ki,kj->ij\";", [&[6, 9], &[6, 5]]),
+        ("m(a, b) = \"bik,bkj->bij\";", [&[3, 9, 6], &[3, 6, 5]]),
+    ];
+    for (source, shapes) in read_in_place {
+        assert!(in_place(source, shapes), "{source}: read in place");
+    }
+    // Windows: panels.
+    let conv = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";
+    assert!(!in_place(conv, [&[2, 3, 11], &[4, 3, 3]]), "{conv}: panels");
 }
