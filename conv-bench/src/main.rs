@@ -10,6 +10,7 @@ mod machine;
 mod options;
 mod peak;
 mod report;
+mod rounds;
 mod timing;
 mod torch;
 
@@ -78,19 +79,7 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
         peak::FULL
     };
     let iterations = (options.peak_iterations.unwrap_or(iterations), repeats);
-    let peaks: Vec<(usize, f64)> = options
-        .threads
-        .iter()
-        .map(|&t| (t, peak::peak(t, iterations)))
-        .collect();
-    for (t, flops) in &peaks {
-        let (t0, first) = peaks[0];
-        println!(
-            "FMA peak, {t} thread(s): {:.1} GFLOP/s ({:.2}x the {t0}-thread peak)",
-            flops / 1e9,
-            flops / first
-        );
-    }
+    let rounds = options.rounds.unwrap_or(if options.quick { 1 } else { 3 });
 
     let source = include_str!("cases.rs");
     let declarations: Vec<_> = compile_cost::declarations(source)?
@@ -102,30 +91,62 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
     print!("{}", report::text(&compile_cost::table(&costs)));
 
     let mut rows = Vec::new();
-    for &(threads, peak) in &peaks {
-        println!("\n{threads} thread(s):");
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()?;
-        // The cases are built inside the pool: their closures are not Send.
-        rows.extend(pool.install(|| measure_cases(options, &rule, threads, peak)));
+    let mut peaks: Vec<(usize, f64)> = options.threads.iter().map(|&t| (t, 0.0)).collect();
+    let mut torch: Result<torch::TorchRun, String> = Err("--no-torch".to_string());
+    for round in 1..=rounds {
+        println!("\nround {round} of {rounds}");
+        for (t, best) in &mut peaks {
+            let flops = peak::peak(*t, iterations);
+            println!("FMA peak, {t} thread(s): {:.1} GFLOP/s", flops / 1e9);
+            *best = best.max(flops);
+        }
+        let mut these = Vec::new();
+        for &(threads, peak) in &peaks {
+            println!("\n{threads} thread(s):");
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?;
+            // The cases are built inside the pool: their closures are not Send.
+            these.extend(pool.install(|| measure_cases(options, &rule, threads, peak)));
+        }
+        rounds::merge_rows(&mut rows, these);
+        if options.torch {
+            let cases = selected_cases(options);
+            let refs: Vec<&cases::Case> = cases.iter().collect();
+            println!(
+                "\nPyTorch ({} {}):",
+                options.python,
+                options.torch_script.display()
+            );
+            let request = torch::request(&refs, &options.threads, &rule);
+            torch = match (
+                torch::run(&options.python, &options.torch_script, &request),
+                torch,
+            ) {
+                (Ok(run), Ok(kept)) => Ok(rounds::merge_torch(Some(kept), run)),
+                (Ok(run), Err(_)) => Ok(rounds::merge_torch(None, run)),
+                (Err(why), _) => Err(why),
+            };
+        }
+    }
+    // Every row against the best peak of its thread count.
+    for row in &mut rows {
+        row.peak = peaks
+            .iter()
+            .find(|(t, _)| *t == row.threads)
+            .map_or(row.peak, |p| p.1);
+    }
+    for (t, flops) in &peaks {
+        let (t0, first) = peaks[0];
+        println!(
+            "FMA peak, {t} thread(s), best round: {:.1} GFLOP/s ({:.2}x the {t0}-thread peak)",
+            flops / 1e9,
+            flops / first
+        );
     }
     let order: Vec<&str> = selected_cases(options).iter().map(|c| c.name).collect();
     rows.sort_by_key(|r| (order.iter().position(|&n| n == r.case), r.threads));
 
-    let torch = if options.torch {
-        let cases = selected_cases(options);
-        let refs: Vec<&cases::Case> = cases.iter().collect();
-        println!(
-            "\nPyTorch ({} {}):",
-            options.python,
-            options.torch_script.display()
-        );
-        let request = torch::request(&refs, &options.threads, &rule);
-        torch::run(&options.python, &options.torch_script, &request)
-    } else {
-        Err("--no-torch".to_string())
-    };
     let version = match &torch {
         Ok(run) => {
             for row in &mut rows {
@@ -175,7 +196,12 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
             cpu,
             load,
             peaks: &peaks,
-            rule: rule.describe(),
+            rule: format!(
+                "{}. The whole set ran in {rounds} round(s), ours then PyTorch's in each, and \
+                 every figure, the FMA peak included, is its best round's: the speed of this \
+                 shared machine drifts over minutes",
+                rule.describe()
+            ),
             rows: &rows,
             threads: &options.threads,
             torch: &version,

@@ -20,6 +20,8 @@ usage: cargo run --release -p conv-bench -- [OPTIONS]
   --profile PASS     no timing: run PASS (forward, grad_x or grad_w) of each selected case
                      --repeats times on the calling thread, for perf or callgrind
   --repeats N        calls per pass with --profile (default 10)
+  --rounds N         run the whole set N times, ours and PyTorch's in turn, and keep each
+                     figure's best round (default 3, 1 with --quick)
   --help             this text";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +39,7 @@ pub struct Options {
     pub help: bool,
     pub profile: Option<String>,
     pub repeats: usize,
+    pub rounds: Option<usize>,
 }
 
 impl Options {
@@ -61,6 +64,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         help: false,
         profile: None,
         repeats: 10,
+        rounds: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -107,6 +111,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 let n = value("--repeats")?;
                 options.repeats = n.parse().map_err(|_| format!("--repeats: `{n}`"))?;
             }
+            "--rounds" => {
+                let n = value("--rounds")?;
+                match n.parse::<usize>() {
+                    Ok(n) if n > 0 => options.rounds = Some(n),
+                    _ => return Err(format!("--rounds: `{n}` is not a positive integer")),
+                }
+            }
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
@@ -138,5 +149,7 @@ mod tests {
         assert!(parsed(&["--threads", "0"]).is_err());
         assert!(parsed(&["--threads"]).is_err());
         assert!(parsed(&["--fast"]).is_err());
+        assert!(parsed(&["--rounds", "0"]).is_err());
+        assert_eq!(parsed(&["--rounds", "2"]).unwrap().rounds, Some(2));
     }
 }
