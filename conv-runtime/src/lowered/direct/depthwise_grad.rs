@@ -1,0 +1,93 @@
+//! The gradient of B of a single-column product (a depthwise convolution) from the
+//! direct kernel's padded copy: every tap is one long dot product of grad_y, spread over
+//! the virtual positions, with a shifted stretch of `P`.
+
+use super::Direct;
+use crate::lowered::product::Product;
+use crate::lowered::simd::vectorized;
+use crate::Element;
+use rayon::prelude::*;
+
+/// Lanes of the partial sums of [`Direct::grad_b_single`]: one AVX-512 register of f32.
+const DOT_LANES: usize = 16;
+
+impl Direct {
+    /// The gradient of B for one column (a depthwise convolution): for every batch
+    /// point, `acc[tap] = sum over its outer points and output positions of
+    /// grad_y * P[position + tap]`. grad_y is first laid out over the virtual positions
+    /// (zeros between rows), so that every tap is one long dot product with a shifted
+    /// stretch of `P`, summed in lanes, several taps per load of grad_y.
+    pub fn grad_b_single<T: Element>(
+        &self,
+        p: &Product,
+        padded: &[T],
+        grad_y: &[T],
+    ) -> Vec<Vec<T>> {
+        let len = self.span.next_multiple_of(DOT_LANES);
+        (0..p.batch_points())
+            .into_par_iter()
+            .map_init(Vec::new, |spread, g| {
+                let mut acc = vec![T::zero(); self.taps.len()];
+                for o in g * p.per_batch..(g + 1) * p.per_batch {
+                    spread.clear();
+                    spread.resize(len, T::zero());
+                    let rows = &grad_y[p.outer_c[o]..];
+                    for (r, &at) in self.rows.iter().enumerate() {
+                        let row = &rows[r * self.run_len..(r + 1) * self.run_len];
+                        spread[at..at + self.run_len].copy_from_slice(row);
+                    }
+                    let at = self.outer[o];
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            let mut t = 0;
+                            while t < self.taps.len() {
+                                let taps = &self.taps[t..];
+                                let acc = &mut acc[t..];
+                                t += match self.taps.len() - t {
+                                    left if left >= 9 => {
+                                        dots::<T, 9>(taps, padded, at, spread, acc)
+                                    }
+                                    left if left >= 3 => {
+                                        dots::<T, 3>(taps, padded, at, spread, acc)
+                                    }
+                                    _ => dots::<T, 1>(taps, padded, at, spread, acc),
+                                };
+                            }
+                        },
+                    );
+                }
+                acc
+            })
+            .collect()
+    }
+}
+
+/// `acc[t] += sum_i y[i] * padded[at + offsets[t] + i]` for the first `G` taps, in
+/// [`DOT_LANES`] partial sums per tap (a fixed order); returns `G`.
+#[inline(always)]
+fn dots<T: Element, const G: usize>(
+    offsets: &[usize],
+    padded: &[T],
+    at: usize,
+    y: &[T],
+    acc: &mut [T],
+) -> usize {
+    let mut sums = [[T::zero(); DOT_LANES]; G];
+    for (i, y) in y.chunks_exact(DOT_LANES).enumerate() {
+        let y: [T; DOT_LANES] = y.try_into().unwrap_or_else(|_| unreachable!());
+        for (t, sum) in sums.iter_mut().enumerate() {
+            let from = at + offsets[t] + i * DOT_LANES;
+            let x: [T; DOT_LANES] = padded[from..from + DOT_LANES]
+                .try_into()
+                .unwrap_or_else(|_| unreachable!());
+            for l in 0..DOT_LANES {
+                sum[l] = x[l].mul_add(y[l], sum[l]);
+            }
+        }
+    }
+    for (a, sum) in acc.iter_mut().zip(&sums) {
+        *a = sum.iter().fold(*a, |s, &v| s + v);
+    }
+    G
+}

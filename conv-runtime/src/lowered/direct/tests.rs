@@ -1,0 +1,139 @@
+//! The direct kernels against the interpreter, and the plan's pieces.
+
+use super::*;
+use crate::lowered::{forward, set_min_macs, Tensor};
+use crate::Interpreter;
+use conv_codegen::gemm_plan::gemm_plan;
+use ndarray::ArrayViewD;
+
+fn values<T: Element>(count: usize, seed: usize) -> Vec<T> {
+    (0..count)
+        .map(|i| T::from_f64(((i * 7 + seed * 13) % 23) as f64 / 11.0 - 1.0))
+        .collect()
+}
+
+/// The fast forward on `threads` threads against the interpreter; whether the direct
+/// kernel took it.
+fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, Vec<T>) {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let plan = gemm_plan(kernel).expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+    let data: Vec<Vec<T>> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| values(s.iter().product(), i))
+        .collect();
+    let views: Vec<ArrayViewD<T>> = data
+        .iter()
+        .zip(shapes)
+        .map(|(d, s)| ArrayViewD::from_shape(s.to_vec(), d).expect("shape"))
+        .collect();
+    let expected = interp.forward(&views, None).expect("forward");
+    let tensor = |i: usize| Tensor {
+        data: &data[i][..],
+        shape: shapes[i],
+    };
+    let product =
+        Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]).expect("a product");
+    let direct = Direct::new(&product, expected.len()).is_some();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool");
+    let out = pool.install(|| {
+        set_min_macs(0);
+        // Other paths add onto zeros, as generated code gives them; the direct
+        // kernel must write every element.
+        let fill = if direct { f64::NAN } else { 0.0 };
+        let mut out = vec![T::from_f64(fill); expected.len()];
+        let taken = forward(
+            kernel,
+            &plan,
+            &extents,
+            tensor(plan.a),
+            tensor(plan.b),
+            None,
+            &mut out,
+        );
+        assert!(taken, "{source}: the fast path runs");
+        out
+    });
+    let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.to_f64().abs()));
+    for (i, (got, want)) in out.iter().zip(expected.iter()).enumerate() {
+        let error = (got.to_f64() - want.to_f64()).abs() / scale;
+        assert!(
+            error < 1e-5,
+            "{source} {shapes:?}: element {i}: {got} against {want}"
+        );
+    }
+    (direct, out)
+}
+
+#[test]
+fn direct_kernels_match_the_interpreter_on_every_path() {
+    let conv =
+        "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    let cases: [(&str, &[&[usize]], bool); 8] = [
+        // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
+        (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
+        // Rows shorter than a tile, several per tile.
+        (conv, &[&[1, 2, 6, 14], &[4, 2, 3, 3]], true),
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 2, mode = reflect; \
+             unfold x.w by j, dilation = 2, pad = (2, 3), mode = replicate; }",
+            &[&[2, 2, 7, 40], &[5, 2, 3, 2]],
+            true,
+        ),
+        (
+            "c(x, w) = \"ncdhwijk,ecijk->nedhw\" { unfold x.d by i, pad = 1; \
+             unfold x.h by j, pad = 1; unfold x.w by k, pad = 1; }",
+            &[&[1, 2, 3, 12, 30], &[3, 2, 3, 3, 3]],
+            true,
+        ),
+        // Depthwise: one column per channel, the channel a batch axis.
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+            &[&[2, 3, 6, 35], &[3, 3, 3]],
+            true,
+        ),
+        // Grouped: the group a batch axis of both operands.
+        (
+            "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, pad = 1; unfold x.w by j; }",
+            &[&[2, 2, 3, 5, 20], &[2, 4, 3, 3, 2]],
+            true,
+        ),
+        // Stride 2 along the rows: panels and GEMM instead.
+        (
+            "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }",
+            &[&[2, 3, 41], &[5, 3, 3]],
+            false,
+        ),
+        // Channels last: the rows are not contiguous in the output.
+        (
+            "c(x, w) = \"nhwckj,kjcd->nhwd\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+            &[&[2, 5, 6, 3], &[3, 3, 3, 4]],
+            false,
+        ),
+    ];
+    for (source, shapes, direct) in cases {
+        let (taken, one) = run::<f32>(source, shapes, 1);
+        assert_eq!(taken, direct, "{source}: direct kernel");
+        let (_, three) = run::<f32>(source, shapes, 3);
+        assert!(
+            one.iter()
+                .zip(&three)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{source}: threads"
+        );
+        run::<f64>(source, shapes, 2);
+    }
+}
+
+#[test]
+fn the_stretch_of_a_padded_dimension_is_its_interior() {
+    let map = [None, Some(0), Some(1), Some(2), None, Some(1)];
+    let (interior, first, edges) = stretch(&map);
+    assert_eq!((interior, first), (1..4, 0));
+    assert_eq!(edges, vec![(0, None), (4, None), (5, Some(1))]);
+}
