@@ -170,24 +170,46 @@ fn multiply_all<T: Element>(
                 },
             );
         }
-        // Few outer points: blocks run in parallel into buffers, copied into C after.
+        // Few outer points: blocks run in parallel into buffers (`[column][row]`),
+        // copied into C after, column by column in parallel when C's rows are contiguous.
         _ => {
-            let results: Vec<(usize, usize, Vec<T>)> = p
+            let results: Vec<(usize, usize, usize, Vec<T>)> = p
                 .blocks()
                 .into_par_iter()
                 .map_init(Vec::new, |panel, (o, parts)| {
-                    let first = p.first_row(parts.start);
-                    let mut block = vec![T::zero(); p.rows(&parts) * p.n_len];
+                    let (first, rows) = (p.first_row(parts.start), p.rows(&parts));
+                    let mut block = vec![T::zero(); rows * p.n_len];
                     let packed = &packed[p.batch_of(o)];
-                    p.multiply(o, parts, a.data, packed, panel, &mut block, (p.n_len, 1), 1);
-                    (o, first, block)
+                    p.multiply(o, parts, a.data, packed, panel, &mut block, (1, rows), 1);
+                    (o, first, rows, block)
                 })
                 .collect();
-            for (o, first, block) in results {
-                for (r, row) in block.chunks_exact(p.n_len.max(1)).enumerate() {
-                    let at = p.outer_c[o] + (first + r) * c_strides.0;
-                    for (n, &v) in row.iter().enumerate() {
-                        out[at + n * c_strides.1] = v;
+            let (row_stride, col_stride) = c_strides;
+            let columns = p
+                .chunks(&p.layout.c, &p.outer_c, out.len())
+                .filter(|(len, _)| {
+                    row_stride == 1 && col_stride > 0 && *len == p.n_len * col_stride
+                });
+            match columns {
+                Some((_, by_chunk)) => {
+                    out.par_chunks_mut(col_stride)
+                        .enumerate()
+                        .for_each(|(i, column)| {
+                            let (o, n) = (by_chunk[i / p.n_len], i % p.n_len);
+                            for (_, first, rows, block) in results.iter().filter(|r| r.0 == o) {
+                                column[*first..first + rows]
+                                    .copy_from_slice(&block[n * rows..(n + 1) * rows]);
+                            }
+                        })
+                }
+                None => {
+                    for (o, first, rows, block) in &results {
+                        for (n, column) in block.chunks_exact((*rows).max(1)).enumerate() {
+                            let at = p.outer_c[*o] + first * row_stride + n * col_stride;
+                            for (r, &v) in column.iter().enumerate() {
+                                out[at + r * row_stride] = v;
+                            }
+                        }
                     }
                 }
             }
