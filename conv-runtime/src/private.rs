@@ -9,7 +9,8 @@ pub use ndarray;
 
 use crate::{Element, ShapeError};
 use ndarray::{Array, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 
 /// A generated module's kernel, rebuilt from its source text, and its plan as a batch of
 /// matrix products if it is one.
@@ -29,9 +30,51 @@ pub fn compiled(cell: &'static OnceLock<Compiled>, source: &str) -> &'static Com
     })
 }
 
-/// Resolves every extent of a compiled kernel from its operands' shapes.
-pub fn resolve(compiled: &Compiled, shapes: &[&[usize]]) -> Result<Extents, ShapeError> {
-    crate::shapes::resolve(&compiled.kernel, shapes)
+/// Shapes remembered per thread by [`resolve`].
+const REMEMBERED: usize = 16;
+
+/// A kernel, by the address of its `Compiled` (a `static`, so the address is the
+/// kernel's for good), the shapes it was last resolved for, and their extents.
+type Resolved = (usize, Vec<Vec<usize>>, Arc<Extents>);
+
+thread_local! {
+    static RESOLVED: RefCell<Vec<Resolved>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Resolves every extent of a compiled kernel from its operands' shapes. A small kernel
+/// is called again and again on the same shapes, where working the extents out (maps,
+/// and the geometry of every window) cost a third of a 1 µs call: the last shapes of
+/// each kernel on each thread are remembered, and their extents shared.
+pub fn resolve(
+    compiled: &'static Compiled,
+    shapes: &[&[usize]],
+) -> Result<Arc<Extents>, ShapeError> {
+    let key = compiled as *const Compiled as usize;
+    let same = |remembered: &[Vec<usize>]| {
+        remembered.len() == shapes.len() && remembered.iter().zip(shapes).all(|(r, s)| r == s)
+    };
+    RESOLVED.with(|resolved| {
+        let mut resolved = resolved.borrow_mut();
+        if let Some((_, _, extents)) = resolved.iter().find(|(k, s, _)| *k == key && same(s)) {
+            return Ok(Arc::clone(extents));
+        }
+        let extents = Arc::new(crate::shapes::resolve(&compiled.kernel, shapes)?);
+        let entry = (
+            key,
+            shapes.iter().map(|s| s.to_vec()).collect(),
+            Arc::clone(&extents),
+        );
+        match resolved.iter().position(|(k, _, _)| *k == key) {
+            Some(at) => resolved[at] = entry,
+            None if resolved.len() < REMEMBERED => resolved.push(entry),
+            // The oldest kernel gives way.
+            None => {
+                resolved.remove(0);
+                resolved.push(entry);
+            }
+        }
+        Ok(extents)
+    })
 }
 
 /// The shape of operand `operand` (unfolded axes at their input length).
@@ -351,3 +394,34 @@ macro_rules! lowered_for {
 }
 lowered_for!(f32, #[inline(never)]);
 lowered_for!(f64, #[inline]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_extents_are_those_of_the_same_shapes() {
+        static CELL: OnceLock<Compiled> = OnceLock::new();
+        let conv = compiled(
+            &CELL,
+            "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }",
+        );
+        let (x, w): (&[usize], &[usize]) = (&[2, 3, 40], &[4, 3, 3]);
+        let first = resolve(conv, &[x, w]).expect("shapes fit");
+        let again = resolve(conv, &[x, w]).expect("shapes fit");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same shapes: the same extents"
+        );
+        let longer = resolve(conv, &[&[2, 3, 41], w]).expect("shapes fit");
+        assert_eq!(longer.of('l'), 41);
+        // A mismatch is reported, not remembered, and does not hide the good shapes.
+        assert!(resolve(conv, &[x, &[4, 5, 3]]).is_err());
+        let back = resolve(conv, &[x, w]).expect("shapes fit");
+        assert_eq!(
+            *back,
+            crate::shapes::resolve(&conv.kernel, &[x, w]).expect("fit")
+        );
+        assert_eq!(back.of('l'), 40);
+    }
+}

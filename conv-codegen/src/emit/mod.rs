@@ -85,7 +85,7 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
             }
 
             /// Every extent, from the operands' shapes, or the first mismatch.
-            fn extents(shapes: &[&[usize]]) -> ::core::result::Result<#private::Extents, ::conv_runtime::ShapeError> {
+            fn extents(shapes: &[&[usize]]) -> ::core::result::Result<::std::sync::Arc<#private::Extents>, ::conv_runtime::ShapeError> {
                 #private::resolve(compiled(), shapes)
             }
 
