@@ -1,9 +1,14 @@
-//! Kernels that are batches of matrix products run as such: the windowed operand is
-//! unrolled block by block into panels (im2col), multiplied by the other operand with a
-//! register-blocked SIMD GEMM (the `gemm` crate, which picks AVX-512, AVX2 or plain code
-//! at run time), and gradients take the same path backwards. Work is split into blocks
-//! with rayon; a block's output region is its own, and partial sums of grad_b are added
-//! in a fixed order, so results do not depend on the number of threads.
+//! Kernels that are batches of matrix products run as such. Windows of stride 1 along
+//! the output's rows take the direct kernel (`direct`: a padded copy, register tiles of
+//! broadcast FMAs), for the forward pass and, under zero padding, for grad_x as a
+//! forward convolution of grad_y (`transposed`); products without windows hand the
+//! operand to the GEMM in place; the rest unroll the windowed operand block by block
+//! into panels (im2col), multiplied by the other operand with a register-blocked SIMD
+//! GEMM (the `gemm` crate, which picks AVX-512, AVX2 or plain code at run time), and
+//! gradients take the same path backwards. A product's plan is prepared once per kernel
+//! and shapes (`prepared`). Work is split with rayon; a block's output region is its own,
+//! and partial sums are added in a fixed order, so results do not depend on the number
+//! of threads.
 
 mod bias;
 mod direct;
