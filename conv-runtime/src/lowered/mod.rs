@@ -151,6 +151,18 @@ fn multiply_all<T: Element>(
     threads: usize,
 ) {
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
+    // Few outer points, C's rows contiguous (channels last): every block's rows are one
+    // stretch of C, which the GEMM writes in place.
+    if p.outer.len() < 2 * threads && c_strides == (p.n_len, 1) {
+        if let Some(jobs) = block_stretches(p, out) {
+            jobs.into_par_iter()
+                .for_each_init(Vec::new, |panel, (o, parts, c)| {
+                    let packed = &packed[p.batch_of(o)];
+                    p.multiply(o, parts, a.data, packed, panel, c, c_strides, 1);
+                });
+            return;
+        }
+    }
     match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
         // Each outer point owns a contiguous chunk of C: products write into it directly.
         Some((len, by_chunk)) if p.outer.len() >= 2 * threads => {
@@ -220,6 +232,37 @@ fn multiply_all<T: Element>(
             }
         }
     }
+}
+
+/// Every block of rows with its stretch of C (rows of `n_len` contiguous elements), in
+/// the order of C; `None` if two would overlap.
+#[allow(clippy::type_complexity)]
+fn block_stretches<'c, T>(
+    p: &Product,
+    out: &'c mut [T],
+) -> Option<Vec<(usize, std::ops::Range<usize>, &'c mut [T])>> {
+    let mut blocks: Vec<(usize, std::ops::Range<usize>, usize)> = p
+        .blocks()
+        .into_iter()
+        .map(|(o, parts)| {
+            let start = p.outer_c[o] + p.first_row(parts.start) * p.n_len;
+            (o, parts, start)
+        })
+        .collect();
+    blocks.sort_by_key(|b| b.2);
+    let (mut rest, mut at) = (out, 0);
+    let mut stretches = Vec::with_capacity(blocks.len());
+    for (o, parts, start) in blocks {
+        let len = p.rows(&parts) * p.n_len;
+        let gap = start.checked_sub(at)?;
+        if gap + len > rest.len() {
+            return None;
+        }
+        let (mine, tail) = std::mem::take(&mut rest)[gap..].split_at_mut(len);
+        stretches.push((o, parts, mine));
+        (rest, at) = (tail, start + len);
+    }
+    Some(stretches)
 }
 
 /// The gradient of B: `grad_b[k][n] = sum over rows of A[m][k] grad_y[m][n]`.
