@@ -285,16 +285,23 @@ pub fn grad_b<T: Element>(
     let p = &prepared.product;
     let (k_len, n_len) = (p.k_len, p.n_len);
     let (k_offsets, n_offsets) = p.b_offsets();
-    if let Some(direct) = prepared.direct(grad_y.len()).filter(|_| p.n_len == 1) {
-        // Depthwise: taps as dot products with shifted stretches of a padded copy.
+    if let Some(direct) = prepared.direct(grad_y.len()) {
+        // From a padded copy: depthwise, taps as dot products with its shifted
+        // stretches; else register tiles of taps x columns over its positions.
         let sums = scratch::with(|padded| {
             direct.pad(&p.layout, a.data, padded);
-            direct.grad_b_single(p, padded, grad_y)
+            if n_len == 1 {
+                direct.grad_b_single(p, padded, grad_y)
+            } else {
+                direct.grad_b_columns(p, padded, grad_y)
+            }
         });
-        for (g, acc) in sums.iter().enumerate() {
-            let base = p.outer_b[g * p.per_batch] + n_offsets[0];
-            for (&k, &v) in k_offsets.iter().zip(acc) {
-                out[base + k] = out[base + k] + v;
+        for (g, sum) in sums.iter().enumerate() {
+            let base = p.outer_b[g * p.per_batch];
+            for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(n_len)) {
+                for (&n, &v) in n_offsets.iter().zip(row) {
+                    out[base + k + n] = out[base + k + n] + v;
+                }
             }
         }
         return true;

@@ -11,6 +11,7 @@
 //! dropped (a few percent of the work, bounded by [`MAX_WASTE`]).
 
 mod depthwise_grad;
+mod grad_b;
 
 use super::lanes;
 use super::layout::{DimIndex, Layout};

@@ -1,7 +1,7 @@
 //! The direct kernels against the interpreter, and the plan's pieces.
 
 use super::*;
-use crate::lowered::{forward, set_min_macs, Tensor};
+use crate::lowered::{forward, grad_b, set_min_macs, Tensor};
 use crate::Interpreter;
 use conv_codegen::gemm_plan::gemm_plan;
 use ndarray::ArrayViewD;
@@ -127,6 +127,112 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
             "{source}: threads"
         );
         run::<f64>(source, shapes, 2);
+    }
+}
+
+/// The fast gradient of B on `threads` threads against the interpreter's, with the
+/// direct kernel's plan applying.
+fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> Vec<T> {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let plan = gemm_plan(kernel).expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+    let data: Vec<Vec<T>> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| values(s.iter().product(), i))
+        .collect();
+    let views: Vec<ArrayViewD<T>> = data
+        .iter()
+        .zip(shapes)
+        .map(|(d, s)| ArrayViewD::from_shape(s.to_vec(), d).expect("shape"))
+        .collect();
+    let y_shape = interp
+        .forward(&views, None)
+        .expect("forward")
+        .shape()
+        .to_vec();
+    let grad_y: Vec<T> = values(y_shape.iter().product(), 3);
+    let grad_y_view = ArrayViewD::from_shape(y_shape, &grad_y[..]).expect("shape");
+    let grads = interp.backward(&views, grad_y_view).expect("backward");
+    let product =
+        Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]).expect("a product");
+    assert!(
+        Direct::new(&product, grad_y.len()).is_some(),
+        "{source}: the direct kernel's plan"
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool");
+    let got = pool.install(|| {
+        set_min_macs(0);
+        let mut grad = vec![T::zero(); data[plan.b].len()];
+        let a = Tensor {
+            data: &data[plan.a][..],
+            shape: shapes[plan.a],
+        };
+        let taken = grad_b(
+            kernel,
+            &plan,
+            &extents,
+            a,
+            shapes[plan.b],
+            &grad_y,
+            &mut grad,
+        );
+        assert!(taken, "{source}: the fast path runs");
+        grad
+    });
+    let want = grads.operands[plan.b].as_standard_layout();
+    let want = want.as_slice().expect("standard");
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.to_f64().abs()));
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let error = (g.to_f64() - w.to_f64()).abs() / scale;
+        assert!(
+            error < 1e-5,
+            "{source} {shapes:?}: element {i}: {g} against {w}"
+        );
+    }
+    got
+}
+
+#[test]
+fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
+    let conv =
+        "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    let cases: [(&str, &[&[usize]]); 5] = [
+        // 70 columns: a tile of 64 and six of 1; 27 taps: 4 tiles of 6 and one of 3;
+        // 7 jobs, so the 5 outer points split into 4 slices (2, 1, 1, 1).
+        (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
+        // 50 columns: 32, 16, 1 and 1; 8 taps: 6, 1 and 1.
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j; }",
+            &[&[1, 2, 4, 9], &[50, 2, 2, 2]],
+        ),
+        // 1035 taps: more sums than a job holds, so two chunks of taps.
+        (conv, &[&[1, 115, 3, 8], &[2, 115, 3, 3]]),
+        // Grouped, 8 groups of 3 columns: 24 jobs, no slices of outer points.
+        (
+            "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+            &[&[2, 8, 2, 5, 7], &[8, 3, 2, 3, 3]],
+        ),
+        // Dilated conv1d with 20 columns (16, then four of 1).
+        (
+            "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 2, dilation = 2; }",
+            &[&[3, 4, 40], &[20, 4, 3]],
+        ),
+    ];
+    for (source, shapes) in cases {
+        let one = run_grad_b::<f32>(source, shapes, 1);
+        let three = run_grad_b::<f32>(source, shapes, 3);
+        assert!(
+            one.iter()
+                .zip(&three)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{source}: threads"
+        );
+        run_grad_b::<f64>(source, shapes, 2);
     }
 }
 
