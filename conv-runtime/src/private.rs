@@ -9,6 +9,7 @@ pub use ndarray;
 
 use crate::{Element, ShapeError};
 use ndarray::{Array, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
+use rayon::iter::ParallelExtend;
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
@@ -138,9 +139,19 @@ pub fn strides<const R: usize>(shape: &[usize]) -> [usize; R] {
 
 /// A zeroed row-major buffer for the tensor `name` of this shape, or `TooLarge`.
 pub fn zeros<T: Element>(name: &str, shape: &[usize]) -> Result<Vec<T>, ShapeError> {
+    /// From this many elements, the zeros are written by every thread of the pool: the
+    /// first write to each page faults it in, and with 2 threads, sharing that work made
+    /// 3x3 layers' forward and grad_x 2-18% faster (measured side by side; 1 thread:
+    /// no change).
+    const PARALLEL: usize = 1 << 16;
     let mut data = allocate(name, shape)?;
     // `allocate` reserved room for the product, so it does not overflow.
-    data.resize(shape.iter().product(), T::zero());
+    let count = shape.iter().product();
+    if count >= PARALLEL {
+        data.par_extend(rayon::iter::repeat_n(T::zero(), count));
+    } else {
+        data.resize(count, T::zero());
+    }
     Ok(data)
 }
 
