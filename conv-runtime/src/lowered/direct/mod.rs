@@ -229,19 +229,26 @@ impl Direct {
                 let (origin, b) = (self.outer[o], &b[p.batch_of(o)]);
                 // f64 tiles hold half as many positions, in as many registers.
                 match (wide, p.n_len == 1) {
-                    (true, false) => self.outer_point::<T, WIDTH>(p, padded, origin, b, c),
-                    (false, false) => self.outer_point::<T, { WIDTH / 2 }>(p, padded, origin, b, c),
-                    (true, true) => self.outer_point::<T, SINGLE_WIDTH>(p, padded, origin, b, c),
-                    (false, true) => {
-                        self.outer_point::<T, { SINGLE_WIDTH / 2 }>(p, padded, origin, b, c)
+                    (true, false) => {
+                        self.outer_point::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, c)
                     }
+                    (false, false) => {
+                        self.outer_point::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, c)
+                    }
+                    (true, true) => self.outer_point::<T, SINGLE_WIDTH, { SINGLE_WIDTH / 2 }>(
+                        p, padded, origin, b, c,
+                    ),
+                    (false, true) => self
+                        .outer_point::<T, { SINGLE_WIDTH / 2 }, { SINGLE_WIDTH / 4 }>(
+                            p, padded, origin, b, c,
+                        ),
                 }
             });
     }
 
-    /// Every tile of one outer point, `W` positions at a time: for each stretch of
-    /// [`TAPS_PER_PASS`] taps (whose inputs then stay in L1), every block of channels.
-    fn outer_point<T: Element, const W: usize>(
+    /// Every tile of one outer point, `W` positions at a time, the last `H` (half as
+    /// many) if that covers it: fewer lanes computed on nothing when rows are short.
+    fn outer_point<T: Element, const W: usize, const H: usize>(
         &self,
         p: &Product,
         padded: &[T],
@@ -249,50 +256,72 @@ impl Direct {
         b: &[T],
         c: &mut [T],
     ) {
-        let (n_len, ccs) = (p.n_len, self.column_stride);
-        let mut acc = vec![T::zero(); n_len * W];
+        let mut acc = vec![T::zero(); p.n_len * W];
         let mut row = 0;
         for j in (0..self.span).step_by(W) {
-            acc.iter_mut().for_each(|v| *v = T::zero());
-            for taps in (0..self.taps.len()).step_by(TAPS_PER_PASS) {
-                let taps = taps..(taps + TAPS_PER_PASS).min(self.taps.len());
-                let mut d = 0;
-                while d < n_len {
-                    let at = origin + j;
-                    let acc = &mut acc[d * W..];
-                    d += match n_len - d {
-                        left if left >= CHANNELS => {
-                            self.pass::<T, CHANNELS, W>(padded, at, b, n_len, d, taps.clone(), acc)
-                        }
-                        left if left >= 4 => {
-                            self.pass::<T, 4, W>(padded, at, b, n_len, d, taps.clone(), acc)
-                        }
-                        _ => self.pass::<T, 1, W>(padded, at, b, n_len, d, taps.clone(), acc),
-                    };
-                }
+            if self.span - j <= H {
+                self.tile_of_point::<T, H>(p, padded, origin + j, b, c, j, &mut row, &mut acc);
+            } else {
+                self.tile_of_point::<T, W>(p, padded, origin + j, b, c, j, &mut row, &mut acc);
             }
-            // Copy the lanes that are output positions, row by row.
-            while row < self.rows.len() && self.rows[row] + self.run_len <= j {
-                row += 1;
+        }
+    }
+
+    /// The tile of virtual positions `j..j + W` at `at` in `P`: for each stretch of
+    /// [`TAPS_PER_PASS`] taps (whose inputs then stay in L1), every block of channels;
+    /// then its lanes that are output positions copied to `c`, from row `row` on.
+    #[allow(clippy::too_many_arguments)]
+    fn tile_of_point<T: Element, const W: usize>(
+        &self,
+        p: &Product,
+        padded: &[T],
+        at: usize,
+        b: &[T],
+        c: &mut [T],
+        j: usize,
+        row: &mut usize,
+        acc: &mut [T],
+    ) {
+        let (n_len, ccs) = (p.n_len, self.column_stride);
+        let acc = &mut acc[..n_len * W];
+        acc.iter_mut().for_each(|v| *v = T::zero());
+        for taps in (0..self.taps.len()).step_by(TAPS_PER_PASS) {
+            let taps = taps..(taps + TAPS_PER_PASS).min(self.taps.len());
+            let mut d = 0;
+            while d < n_len {
+                let acc = &mut acc[d * W..];
+                d += match n_len - d {
+                    left if left >= CHANNELS => {
+                        self.pass::<T, CHANNELS, W>(padded, at, b, n_len, d, taps.clone(), acc)
+                    }
+                    left if left >= 4 => {
+                        self.pass::<T, 4, W>(padded, at, b, n_len, d, taps.clone(), acc)
+                    }
+                    _ => self.pass::<T, 1, W>(padded, at, b, n_len, d, taps.clone(), acc),
+                };
             }
-            let mut r = row;
-            while r < self.rows.len() && self.rows[r] < j + W {
-                let lo = self.rows[r].max(j);
-                let hi = (self.rows[r] + self.run_len).min(j + W);
-                let at = r * self.run_len + (lo - self.rows[r]);
-                // In registers: a call to `memcpy` per stretch of a few vectors costs as
-                // much as the copy (a tenth of the time, measured).
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for (n, tile) in acc.chunks_exact(W).enumerate() {
-                            let to = n * ccs + at;
-                            lanes::copy(&mut c[to..to + hi - lo], &tile[lo - j..hi - j]);
-                        }
-                    },
-                );
-                r += 1;
-            }
+        }
+        // Copy the lanes that are output positions, row by row.
+        while *row < self.rows.len() && self.rows[*row] + self.run_len <= j {
+            *row += 1;
+        }
+        let mut r = *row;
+        while r < self.rows.len() && self.rows[r] < j + W {
+            let lo = self.rows[r].max(j);
+            let hi = (self.rows[r] + self.run_len).min(j + W);
+            let at = r * self.run_len + (lo - self.rows[r]);
+            // In registers: a call to `memcpy` per stretch of a few vectors costs as
+            // much as the copy (a tenth of the time, measured).
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (n, tile) in acc.chunks_exact(W).enumerate() {
+                        let to = n * ccs + at;
+                        lanes::copy(&mut c[to..to + hi - lo], &tile[lo - j..hi - j]);
+                    }
+                },
+            );
+            r += 1;
         }
     }
 

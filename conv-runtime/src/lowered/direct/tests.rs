@@ -77,7 +77,8 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
     let cases: [(&str, &[&[usize]], bool); 8] = [
         // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
-        // Rows shorter than a tile, several per tile.
+        // Rows shorter than a tile, several per tile; the last tile half as wide (94
+        // virtual positions: 64 + 32).
         (conv, &[&[1, 2, 6, 14], &[4, 2, 3, 3]], true),
         (
             "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 2, mode = reflect; \
