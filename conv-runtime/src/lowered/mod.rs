@@ -421,49 +421,57 @@ pub fn grad_a<T: Element>(
     let p = &prepared.product;
     let packed = p.pack_b_per_batch(b.data, true);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
+    let run_blocks = |o: usize,
+                      blocks: &mut dyn Iterator<Item = std::ops::Range<usize>>,
+                      panel: &mut Vec<T>,
+                      grad: &mut [T],
+                      origin: usize,
+                      threads: usize| {
+        for parts in blocks {
+            let rows = p.rows(&parts);
+            let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
+            let grad_y = Matrix {
+                data: &grad_y[first..],
+                rows: c_strides.0,
+                cols: c_strides.1,
+            };
+            let b = Matrix {
+                data: &packed[p.batch_of(o)],
+                rows: 1,
+                cols: p.n_len,
+            };
+            if let Some((rs, cs)) = p.a_in_place {
+                // No windows: every element of A is one (row, reduction index) of
+                // one block, written once, in place.
+                let at = p.outer[o].offset + p.first_row(parts.start) * rs - origin;
+                let dst = MatrixMut {
+                    data: &mut grad[at..],
+                    rows: rs,
+                    cols: cs,
+                };
+                gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+                continue;
+            }
+            let (rs, cs) = p.panels.strides(rows);
+            panel.clear();
+            panel.resize(rows * p.k_len, T::zero());
+            let dst = MatrixMut {
+                data: panel,
+                rows: rs,
+                cols: cs,
+            };
+            gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+            p.panels
+                .fold(&p.layout, &p.outer[o], parts, panel, grad, origin);
+        }
+    };
     let run_outer =
         |o: usize, panel: &mut Vec<T>, grad: &mut [T], origin: usize, threads: usize| {
             if single::applies(p) {
                 single::grad_a(p, o, &packed[p.batch_of(o)], grad_y, grad, origin);
                 return;
             }
-            for parts in p.blocks_of(o) {
-                let rows = p.rows(&parts);
-                let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
-                let grad_y = Matrix {
-                    data: &grad_y[first..],
-                    rows: c_strides.0,
-                    cols: c_strides.1,
-                };
-                let b = Matrix {
-                    data: &packed[p.batch_of(o)],
-                    rows: 1,
-                    cols: p.n_len,
-                };
-                if let Some((rs, cs)) = p.a_in_place {
-                    // No windows: every element of A is one (row, reduction index) of
-                    // one block, written once, in place.
-                    let at = p.outer[o].offset + p.first_row(parts.start) * rs - origin;
-                    let dst = MatrixMut {
-                        data: &mut grad[at..],
-                        rows: rs,
-                        cols: cs,
-                    };
-                    gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
-                    continue;
-                }
-                let (rs, cs) = p.panels.strides(rows);
-                panel.clear();
-                panel.resize(rows * p.k_len, T::zero());
-                let dst = MatrixMut {
-                    data: panel,
-                    rows: rs,
-                    cols: cs,
-                };
-                gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
-                p.panels
-                    .fold(&p.layout, &p.outer[o], parts, panel, grad, origin);
-            }
+            run_blocks(o, &mut p.blocks_of(o), panel, grad, origin, threads);
         };
     // A window along an outer axis would make outer points share elements of A.
     let shared = p
@@ -480,12 +488,61 @@ pub fn grad_a<T: Element>(
                     run_outer(by_chunk[chunk], panel, grad, chunk * len, 1)
                 });
         }
-        _ => {
-            let mut panel = Vec::new();
-            for o in 0..p.outer.len() {
-                run_outer(o, &mut panel, out, 0, rayon::current_num_threads());
+        _ => match leading_values(p, out.len()) {
+            Some((chunk_len, parts_per_value)) if !single::applies(p) => {
+                // One outer point whose rows lead with an axis that no window reads:
+                // the rows of each of its values fold onto their own chunk of A.
+                let per_block = p.blocks_of(0).next().map_or(1, |b| b.len());
+                out.par_chunks_mut(chunk_len).enumerate().for_each_init(
+                    Vec::new,
+                    |panel, (value, grad)| {
+                        let first = value * parts_per_value;
+                        let parts = first..first + parts_per_value;
+                        let mut blocks = parts
+                            .clone()
+                            .step_by(per_block)
+                            .map(|b| b..(b + per_block).min(parts.end));
+                        run_blocks(0, &mut blocks, panel, grad, value * chunk_len, 1);
+                    },
+                );
             }
-        }
+            _ => {
+                let mut panel = Vec::new();
+                for o in 0..p.outer.len() {
+                    run_outer(o, &mut panel, out, 0, rayon::current_num_threads());
+                }
+            }
+        },
     }
     true
+}
+
+/// For a product of one outer point whose first row axis leads `A` (`total` elements)
+/// and is read by no window, so that the rows of each of its values read a chunk of `A`
+/// of their own: the chunk's length and the row parts per value.
+fn leading_values(p: &Product, total: usize) -> Option<(usize, usize)> {
+    let l = &p.layout;
+    let axis = *l.m_inner.first()?;
+    let (first_dim, chunk_len) = *l.a.dims.first()?;
+    let count = l.len[&axis];
+    let parts = &p.panels.row_parts;
+    let fits = p.outer.len() == 1
+        && p.outer[0].offset == 0
+        && l.m_inner.len() >= 2
+        && first_dim == layout::DimIndex::Axis(axis)
+        && l.windows.iter().all(|w| w.window.axis != axis)
+        && count > 1
+        && chunk_len * count == total
+        && chunk_len > 0
+        && !parts.is_empty()
+        && parts.len() % count == 0;
+    if !fits {
+        return None;
+    }
+    let per_value = parts.len() / count;
+    let ordered = parts
+        .iter()
+        .enumerate()
+        .all(|(i, part)| part.offset / chunk_len == i / per_value);
+    ordered.then_some((chunk_len, per_value))
 }

@@ -231,3 +231,71 @@ fn products_without_windows_read_their_left_operand_in_place() {
     let conv = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";
     assert!(!in_place(conv, [&[2, 3, 11], &[4, 3, 3]]), "{conv}: panels");
 }
+
+/// grad_a of `source` on the fast path in a pool of `threads`, and whether its one outer
+/// point splits along its leading row axis.
+fn grad_a_on(source: &str, shapes: [&[usize]; 2], threads: usize) -> (bool, Vec<f64>) {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let plan = gemm_plan(kernel).expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let data: Vec<Vec<f64>> = (0..2)
+        .map(|i| values(shapes[i].iter().product(), i))
+        .collect();
+    let views: Vec<ArrayViewD<f64>> = (0..2)
+        .map(|i| ArrayViewD::from_shape(shapes[i].to_vec(), &data[i]).expect("shape"))
+        .collect();
+    let y = interp.forward(&views, None).expect("forward");
+    let grad_y = values(y.len(), 3);
+    let grad_y_view = ArrayViewD::from_shape(y.shape().to_vec(), &grad_y[..]).expect("shape");
+    let grads = interp.backward(&views, grad_y_view).expect("backward");
+    let b = Tensor {
+        data: &data[plan.b][..],
+        shape: shapes[plan.b],
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool");
+    let grad = pool.install(|| {
+        set_min_macs(0);
+        let mut grad = vec![0.0; data[plan.a].len()];
+        let (a, g) = (shapes[plan.a], &grad_y);
+        assert!(super::grad_a(kernel, &plan, &extents, a, b, g, &mut grad));
+        set_min_macs(super::MIN_MACS);
+        grad
+    });
+    let want = grads.operands[plan.a].as_standard_layout();
+    close(
+        &format!("{source}: grad of A"),
+        &grad,
+        want.as_slice().expect("standard"),
+    );
+    let product = super::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
+    let product = product.expect("a product");
+    let split = super::leading_values(&product, grad.len()).is_some();
+    (split, grad)
+}
+
+#[test]
+fn grad_a_of_one_outer_point_splits_along_its_leading_row_axis() {
+    let nhwc =
+        "c(x, w) = \"nhwckj,kjcd->nhwd\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    let (split, one) = grad_a_on(nhwc, [&[3, 5, 6, 4], &[3, 3, 4, 5]], 1);
+    assert!(split, "{nhwc}: one chunk of A per image");
+    let (_, three) = grad_a_on(nhwc, [&[3, 5, 6, 4], &[3, 3, 4, 5]], 3);
+    assert!(
+        one.iter()
+            .zip(&three)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{nhwc}: threads"
+    );
+    // One image: nothing to split.
+    let (split, _) = grad_a_on(nhwc, [&[1, 5, 6, 4], &[3, 3, 4, 5]], 2);
+    assert!(!split, "{nhwc}: one image");
+    // The leading row axis read by a window: its values share elements of A.
+    let windowed =
+        "c(x, w) = \"hwckj,kjcd->hwd\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    let (split, _) = grad_a_on(windowed, [&[5, 6, 4], &[3, 3, 4, 5]], 2);
+    assert!(!split, "{windowed}: windowed leading axis");
+}
