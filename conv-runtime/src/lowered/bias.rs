@@ -23,6 +23,11 @@ fn split(output: &[char], len: &BTreeMap<char, usize>, axis: char) -> (usize, us
     (len[&axis], inner)
 }
 
+/// Elements of the row-major output from one index of `axis` to the next.
+pub(crate) fn inner(output: &[char], len: &BTreeMap<char, usize>, axis: char) -> usize {
+    split(output, len, axis).1
+}
+
 /// Adds `bias[i]` to every element of the row-major output whose index along `axis` is `i`.
 pub(crate) fn add_bias<T: Element>(
     output: &[char],

@@ -60,6 +60,26 @@ pub(crate) fn copy<T: Element>(dst: &mut [T], src: &[T]) {
     }
 }
 
+/// `dst[i] = src[i] + b` over the shorter of the two, in registers like [`copy`].
+#[inline(always)]
+pub(crate) fn copy_add<T: Element>(dst: &mut [T], src: &[T], b: T) {
+    let n = dst.len().min(src.len());
+    let whole = n - n % LANES;
+    for (d, s) in dst[..whole]
+        .chunks_exact_mut(LANES)
+        .zip(src[..whole].chunks_exact(LANES))
+    {
+        let mut block: [T; LANES] = s.try_into().unwrap_or_else(|_| unreachable!());
+        for v in &mut block {
+            *v = *v + b;
+        }
+        d.copy_from_slice(&block);
+    }
+    for (d, &s) in dst[whole..n].iter_mut().zip(&src[whole..n]) {
+        *d = s + b;
+    }
+}
+
 /// `dst[i] += src[i]` over the shorter of the two.
 #[inline(always)]
 pub(crate) fn add<T: Element>(dst: &mut [T], src: &[T]) {
@@ -146,6 +166,11 @@ mod tests {
             copy(&mut copied, &src);
             assert_eq!(&copied[..n], &src[..], "copy over {n}");
             assert_eq!(&copied[n..], &dst[n..], "copy over {n}");
+            let mut shifted = dst.clone();
+            copy_add(&mut shifted, &src, 0.25);
+            let plus: Vec<f64> = src.iter().map(|s| s + 0.25).collect();
+            assert_eq!(&shifted[..n], &plus[..], "copy_add over {n}");
+            assert_eq!(&shifted[n..], &dst[n..], "copy_add over {n}");
             // Small integers: every summation order gives the exact sum.
             let plain: f64 = src.iter().zip(&dst).map(|(a, b)| a * b).sum();
             assert_eq!(dot(&src, &dst), plain, "dot over {n}");

@@ -98,10 +98,12 @@ pub fn forward<T: Element>(
     let p = &prepared.product;
     let threads = rayon::current_num_threads();
     if let Some(direct) = prepared.direct(out.len()) {
-        direct_forward(p, direct, a.data, &p.pack_b_per_batch(b.data, true), out);
-        if let Some((axis, bias)) = bias {
-            bias::add_bias(&kernel.output, &p.layout.len, axis, bias, out);
-        }
+        let bias = bias.map(|(axis, values)| direct::OutputBias {
+            inner: bias::inner(&kernel.output, &p.layout.len, axis),
+            values,
+        });
+        let packed = p.pack_b_per_batch(b.data, true);
+        direct.forward(p, a.data, &packed, bias, out);
         return true;
     }
     let packed = p.pack_b_per_batch(b.data, false);
@@ -125,21 +127,6 @@ pub fn forward<T: Element>(
         bias::add_bias(&kernel.output, &p.layout.len, axis, bias, out);
     }
     true
-}
-
-/// C = A * B by the direct kernel: taps as shifted stretches of a padded copy of A, no
-/// panels; B packed `[k][n]` per batch point.
-fn direct_forward<T: Element>(
-    p: &Product,
-    direct: &direct::Direct,
-    a: &[T],
-    packed: &[Vec<T>],
-    out: &mut [T],
-) {
-    scratch::with(|padded| {
-        direct.pad(&p.layout, a, padded);
-        direct.forward(p, padded, packed, out);
-    });
 }
 
 /// C = A * B on the GEMM path.

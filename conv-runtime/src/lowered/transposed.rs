@@ -6,7 +6,7 @@
 //! needs no panel and no fold, where the GEMM path writes every window's column and adds
 //! it back.
 
-use super::{direct_forward, prepare, Tensor};
+use super::{prepare, Tensor};
 use crate::shapes::Extents;
 use crate::Element;
 use conv_codegen::gemm_plan::{gemm_plan, GemmPlan};
@@ -45,7 +45,7 @@ pub(crate) fn grad_a<T: Element>(
     // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
     let taps: Vec<char> = kernel.windows.iter().map(|w| w.window).collect();
     let packed = prepared.product.pack_b(b.data, true, &taps);
-    direct_forward(&prepared.product, direct, y.data, &packed, out);
+    direct.forward(&prepared.product, y.data, &packed, None, out);
     true
 }
 

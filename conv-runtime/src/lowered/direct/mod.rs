@@ -10,15 +10,20 @@
 //! consecutive offsets are full vectors; lanes that fall on padding are computed and
 //! dropped (a few percent of the work, bounded by [`MAX_WASTE`]).
 
+mod bias;
 mod depthwise_grad;
+mod fill;
 mod grad_b;
 
 use super::lanes;
 use super::layout::{DimIndex, Layout};
 use super::product::Product;
+use super::scratch;
 use super::simd::vectorized;
 use crate::padding;
 use crate::Element;
+pub(crate) use bias::OutputBias;
+use fill::LastDim;
 use rayon::prelude::*;
 
 /// Output channels per register tile (with [`WIDTH`] positions: 24 AVX-512 registers,
@@ -54,6 +59,7 @@ pub(crate) struct Direct {
     span: usize,
     /// Elements of `P`, with room for the last tile's overhang.
     p_len: usize,
+    last_dim: LastDim,
 }
 
 impl Direct {
@@ -141,6 +147,7 @@ impl Direct {
         let tiles = span + WIDTH.max(SINGLE_WIDTH);
         let reach = outer.iter().max()? + taps.iter().max()? + tiles;
         let p_len = p_shape.iter().product::<usize>().max(reach);
+        let last_dim = LastDim::new(p_sources.last()?.as_deref(), *p_shape.last()?);
         Some(Direct {
             p_shape,
             p_sources,
@@ -151,125 +158,121 @@ impl Direct {
             column_stride: ccs,
             span,
             p_len,
+            last_dim,
         })
     }
 
-    /// Fills `padded` (resized to `P`'s length) with `P`: the operand with every
-    /// window's padding written out, in parallel over `P`'s first dimension. Every
-    /// element is written, so the buffer may be reused from call to call.
-    pub fn pad<T: Element>(&self, l: &Layout, a: &[T], padded: &mut Vec<T>) {
-        padded.resize(self.p_len, T::zero());
-        let Some((&last_len, leading)) = self.p_shape.split_last() else {
-            return;
-        };
-        let rows_end = leading.iter().product::<usize>() * last_len;
-        let (rows, overhang) = padded.split_at_mut(rows_end);
-        overhang.fill(T::zero());
-        let dims = &l.a.dims;
-        let last = dims.len() - 1;
-        // The last dimension: a stretch copied as is, and single positions around it.
-        let (interior, first_source, edges) = match &self.p_sources[last] {
-            None => (0..last_len, 0, Vec::new()),
-            Some(map) => stretch(map),
-        };
-        let step = dims[last].1;
-        // The source offset of `P`'s row `index` (over the leading dimensions), or `None`
-        // if it lies in zero padding.
-        let source_of = |mut index: usize| -> Option<usize> {
-            let mut source = Some(0);
-            for i in (0..leading.len()).rev() {
-                let q = index % leading[i];
-                index /= leading[i];
-                source = match &self.p_sources[i] {
-                    None => source.map(|s| s + q * dims[i].1),
-                    Some(map) => source.zip(map[q]).map(|(s, p)| s + p * dims[i].1),
-                };
-            }
-            source
-        };
-        let rows_per_task = leading.iter().skip(1).product::<usize>().max(1);
-        rows.par_chunks_mut(rows_per_task * last_len.max(1))
-            .enumerate()
-            .for_each(|(task, chunk)| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for (r, out) in chunk.chunks_exact_mut(last_len.max(1)).enumerate() {
-                            let Some(source) = source_of(task * rows_per_task + r) else {
-                                out.fill(T::zero());
-                                continue;
-                            };
-                            let from = source + first_source * step;
-                            lanes::copy(
-                                &mut out[interior.clone()],
-                                &a[from..from + interior.len()],
-                            );
-                            for &(q, s) in &edges {
-                                out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
-                            }
-                        }
-                    },
-                )
-            });
-    }
-
-    /// `C = A * B` for every outer point: `b` packed `[k][n]` per batch point, `out`
-    /// row-major with the outer axes leading and, per outer point, `n_len` rows of
-    /// `c_col_stride`.
-    pub fn forward<T: Element>(&self, p: &Product, padded: &[T], b: &[Vec<T>], out: &mut [T]) {
+    /// `C = A * B` (+ `bias`) for every outer point: `a` the windowed operand, `b`
+    /// packed `[k][n]` per batch point, `out` row-major with the outer axes leading and,
+    /// per outer point, `n_len` rows of `c_col_stride`. Single-column products pad each
+    /// outer point's part of `A` on its own; the others pad all of it first.
+    pub fn forward<T: Element>(
+        &self,
+        p: &Product,
+        a: &[T],
+        b: &[Vec<T>],
+        bias: Option<OutputBias<T>>,
+        out: &mut [T],
+    ) {
         let per_outer = p.n_len * self.column_stride;
         let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
             unreachable!("checked by Direct::new")
         };
-        let wide = std::mem::size_of::<T>() <= 4;
-        out.par_chunks_mut(per_outer.max(1))
-            .enumerate()
-            .for_each(|(chunk, c)| {
-                let o = by_chunk[chunk];
-                let (origin, b) = (self.outer[o], &b[p.batch_of(o)]);
-                // f64 tiles hold half as many positions, in as many registers.
-                match (wide, p.n_len == 1) {
-                    (true, false) => {
-                        self.outer_point::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, c)
-                    }
-                    (false, false) => {
-                        self.outer_point::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, c)
-                    }
-                    (true, true) => self.outer_point::<T, SINGLE_WIDTH, { SINGLE_WIDTH / 2 }>(
-                        p, padded, origin, b, c,
-                    ),
-                    (false, true) => self
-                        .outer_point::<T, { SINGLE_WIDTH / 2 }, { SINGLE_WIDTH / 4 }>(
-                            p, padded, origin, b, c,
-                        ),
-                }
-            });
+        let point = |padded: &[T], origin: usize, chunk: usize, c: &mut [T]| {
+            let o = by_chunk[chunk];
+            let columns = bias
+                .as_ref()
+                .map(|bias| bias.of_columns(chunk * per_outer, self, p));
+            let fused = columns.as_ref().and_then(|c| c.as_deref());
+            self.outer_point(p, padded, origin, &b[p.batch_of(o)], fused, c);
+            if let (Some(bias), Some(None)) = (&bias, &columns) {
+                bias.add(chunk * per_outer, c);
+            }
+        };
+        let chunks = out.par_chunks_mut(per_outer.max(1)).enumerate();
+        match self.local_rows(p.n_len) {
+            Some(rows) => chunks.for_each_init(Vec::new, |local, (chunk, c)| {
+                self.fill_local(&p.layout, a, by_chunk[chunk], rows, local);
+                point(local, 0, chunk, c)
+            }),
+            None => scratch::with(|padded| {
+                self.pad(&p.layout, a, padded);
+                chunks.for_each(|(chunk, c)| point(padded, self.outer[by_chunk[chunk]], chunk, c))
+            }),
+        }
     }
 
-    /// Every tile of one outer point, `W` positions at a time, the last `H` (half as
-    /// many) if that covers it: fewer lanes computed on nothing when rows are short.
-    fn outer_point<T: Element, const W: usize, const H: usize>(
+    /// The tiles of one outer point, of the width for `T` and the number of columns.
+    fn outer_point<T: Element>(
         &self,
         p: &Product,
         padded: &[T],
         origin: usize,
         b: &[T],
+        bias: Option<&[T]>,
+        c: &mut [T],
+    ) {
+        // f64 tiles hold half as many positions, in as many registers.
+        match (std::mem::size_of::<T>() <= 4, p.n_len == 1) {
+            (true, false) => self.tiles::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, bias, c),
+            (false, false) => {
+                self.tiles::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, bias, c)
+            }
+            (true, true) => {
+                self.tiles::<T, SINGLE_WIDTH, { SINGLE_WIDTH / 2 }>(p, padded, origin, b, bias, c)
+            }
+            (false, true) => self.tiles::<T, { SINGLE_WIDTH / 2 }, { SINGLE_WIDTH / 4 }>(
+                p, padded, origin, b, bias, c,
+            ),
+        }
+    }
+
+    /// Every tile of one outer point, `W` positions at a time, the last `H` (half as
+    /// many) if that covers it: fewer lanes computed on nothing when rows are short.
+    fn tiles<T: Element, const W: usize, const H: usize>(
+        &self,
+        p: &Product,
+        padded: &[T],
+        origin: usize,
+        b: &[T],
+        bias: Option<&[T]>,
         c: &mut [T],
     ) {
         let mut acc = vec![T::zero(); p.n_len * W];
         let mut row = 0;
         for j in (0..self.span).step_by(W) {
             if self.span - j <= H {
-                self.tile_of_point::<T, H>(p, padded, origin + j, b, c, j, &mut row, &mut acc);
+                self.tile_of_point::<T, H>(
+                    p,
+                    padded,
+                    origin + j,
+                    b,
+                    bias,
+                    c,
+                    j,
+                    &mut row,
+                    &mut acc,
+                );
             } else {
-                self.tile_of_point::<T, W>(p, padded, origin + j, b, c, j, &mut row, &mut acc);
+                self.tile_of_point::<T, W>(
+                    p,
+                    padded,
+                    origin + j,
+                    b,
+                    bias,
+                    c,
+                    j,
+                    &mut row,
+                    &mut acc,
+                );
             }
         }
     }
 
     /// The tile of virtual positions `j..j + W` at `at` in `P`: for each stretch of
     /// [`TAPS_PER_PASS`] taps (whose inputs then stay in L1), every block of channels;
-    /// then its lanes that are output positions copied to `c`, from row `row` on.
+    /// then its lanes that are output positions copied to `c` (each column's `bias`
+    /// added), from row `row` on.
     #[allow(clippy::too_many_arguments)]
     fn tile_of_point<T: Element, const W: usize>(
         &self,
@@ -277,6 +280,7 @@ impl Direct {
         padded: &[T],
         at: usize,
         b: &[T],
+        bias: Option<&[T]>,
         c: &mut [T],
         j: usize,
         row: &mut usize,
@@ -316,8 +320,11 @@ impl Direct {
                 #[inline(always)]
                 || {
                     for (n, tile) in acc.chunks_exact(W).enumerate() {
-                        let to = n * ccs + at;
-                        lanes::copy(&mut c[to..to + hi - lo], &tile[lo - j..hi - j]);
+                        let (to, from) = (n * ccs + at, &tile[lo - j..hi - j]);
+                        match bias {
+                            Some(bias) => lanes::copy_add(&mut c[to..to + hi - lo], from, bias[n]),
+                            None => lanes::copy(&mut c[to..to + hi - lo], from),
+                        }
                     }
                 },
             );
@@ -384,34 +391,6 @@ fn tile<T: Element, const N: usize, const W: usize>(
     for (n, lanes) in acc.iter().enumerate() {
         out[n * W..(n + 1) * W].copy_from_slice(lanes);
     }
-}
-
-/// The longest stretch of padded positions reading consecutive input positions (for
-/// step 1 of the input's last dimension), its first input position, and every other
-/// position with what it reads.
-#[allow(clippy::type_complexity)]
-fn stretch(map: &[Option<usize>]) -> (std::ops::Range<usize>, usize, Vec<(usize, Option<usize>)>) {
-    let mut best = (0..0, 0);
-    let mut q = 0;
-    while q < map.len() {
-        let Some(start) = map[q] else {
-            q += 1;
-            continue;
-        };
-        let mut end = q + 1;
-        while end < map.len() && map[end] == Some(start + (end - q)) {
-            end += 1;
-        }
-        if end - q > best.0.len() {
-            best = (q..end, start);
-        }
-        q = end;
-    }
-    let edges = (0..map.len())
-        .filter(|q| !best.0.contains(q))
-        .map(|q| (q, map[q]))
-        .collect();
-    (best.0, best.1, edges)
 }
 
 /// The offset in `P` (strides `strides`) of every point of `axes`: view positions of

@@ -29,7 +29,12 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
         .zip(shapes)
         .map(|(d, s)| ArrayViewD::from_shape(s.to_vec(), d).expect("shape"))
         .collect();
-    let expected = interp.forward(&views, None).expect("forward");
+    // A bias where the kernel declares one: added as tiles are copied out, or after.
+    let bias: Option<(char, Vec<T>)> = kernel.bias.map(|axis| (axis, values(extents.of(axis), 7)));
+    let bias_view = bias
+        .as_ref()
+        .map(|(_, b)| ArrayViewD::from_shape(vec![b.len()], &b[..]).expect("shape"));
+    let expected = interp.forward(&views, bias_view).expect("forward");
     let tensor = |i: usize| Tensor {
         data: &data[i][..],
         shape: shapes[i],
@@ -53,7 +58,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
             &extents,
             tensor(plan.a),
             tensor(plan.b),
-            None,
+            bias.as_ref().map(|(axis, b)| (*axis, &b[..])),
             &mut out,
         );
         assert!(taken, "{source}: the fast path runs");
@@ -74,7 +79,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
 fn direct_kernels_match_the_interpreter_on_every_path() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]], bool); 8] = [
+    let cases: [(&str, &[&[usize]], bool); 11] = [
         // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
         // Rows shorter than a tile, several per tile; the last tile half as wide (94
@@ -95,6 +100,24 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
         // Depthwise: one column per channel, the channel a batch axis.
         (
             "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+            &[&[2, 3, 6, 35], &[3, 3, 3]],
+            true,
+        ),
+        // A bias per channel, added as the tiles are copied out: along the columns, and
+        // (depthwise) along a batch axis; along a row axis, added to the outer point
+        // after.
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j; bias d; }",
+            &[&[2, 3, 5, 37], &[7, 3, 3, 2]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; bias c; }",
+            &[&[2, 3, 6, 35], &[3, 3, 3]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; bias h; }",
             &[&[2, 3, 6, 35], &[3, 3, 3]],
             true,
         ),
@@ -240,7 +263,9 @@ fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
 #[test]
 fn the_stretch_of_a_padded_dimension_is_its_interior() {
     let map = [None, Some(0), Some(1), Some(2), None, Some(1)];
-    let (interior, first, edges) = stretch(&map);
-    assert_eq!((interior, first), (1..4, 0));
-    assert_eq!(edges, vec![(0, None), (4, None), (5, Some(1))]);
+    let last = super::fill::LastDim::new(Some(&map), map.len());
+    assert_eq!((last.interior, last.first_source), (1..4, 0));
+    assert_eq!(last.edges, vec![(0, None), (4, None), (5, Some(1))]);
+    let unpadded = super::fill::LastDim::new(None, 7);
+    assert_eq!((unpadded.interior, unpadded.edges), (0..7, vec![]));
 }

@@ -1,0 +1,154 @@
+//! Writing rows of `P`, the padded copy: all of it at once (`pad`), or only the stretch
+//! that one outer point reads (`Local`), which single-column products (depthwise) fill
+//! per outer point in a buffer that stays in L1, instead of a whole-tensor copy that
+//! is written, then read back from memory.
+
+use super::{Direct, SINGLE_WIDTH, WIDTH};
+use crate::lowered::lanes;
+use crate::lowered::layout::Layout;
+use crate::lowered::simd::vectorized;
+use crate::Element;
+use rayon::prelude::*;
+
+/// `P`'s innermost dimension: the longest stretch of padded positions that copies
+/// consecutive input positions, the input position it starts at, and every other
+/// position with what it reads (`None`: zero).
+pub(super) struct LastDim {
+    pub(super) interior: std::ops::Range<usize>,
+    pub(super) first_source: usize,
+    pub(super) edges: Vec<(usize, Option<usize>)>,
+}
+
+impl LastDim {
+    pub(super) fn new(map: Option<&[Option<usize>]>, len: usize) -> Self {
+        let Some(map) = map else {
+            return LastDim {
+                interior: 0..len,
+                first_source: 0,
+                edges: Vec::new(),
+            };
+        };
+        let (mut interior, mut first_source) = (0..0, 0);
+        let mut q = 0;
+        while q < map.len() {
+            let Some(start) = map[q] else {
+                q += 1;
+                continue;
+            };
+            let mut end = q + 1;
+            while end < map.len() && map[end] == Some(start + (end - q)) {
+                end += 1;
+            }
+            if end - q > interior.len() {
+                (interior, first_source) = (q..end, start);
+            }
+            q = end;
+        }
+        let edges = (0..map.len())
+            .filter(|q| !interior.contains(q))
+            .map(|q| (q, map[q]))
+            .collect();
+        LastDim {
+            interior,
+            first_source,
+            edges,
+        }
+    }
+}
+
+impl Direct {
+    /// Rows of `P` per outer point's local copy, if single-column products fill one per
+    /// outer point: every outer point starts a row, and its copy holds every row its
+    /// tiles read, overhang included.
+    pub(super) fn local_rows(&self, n_len: usize) -> Option<usize> {
+        let last_len = *self.p_shape.last()?;
+        if n_len != 1 || last_len == 0 || self.outer.iter().any(|&o| o % last_len != 0) {
+            return None;
+        }
+        let reach = self.taps.iter().max()? + self.span + WIDTH.max(SINGLE_WIDTH);
+        Some(reach.div_ceil(last_len))
+    }
+
+    /// `P`'s rows from `first` on, as many as `out` holds (whole rows); rows past `P`'s
+    /// end are zeros, as in the overhang of [`Direct::pad`].
+    #[inline(always)]
+    fn fill_rows<T: Element>(&self, l: &Layout, a: &[T], first: usize, out: &mut [T]) {
+        let Some((&last_len, leading)) = self.p_shape.split_last() else {
+            return;
+        };
+        let total: usize = leading.iter().product();
+        let dims = &l.a.dims;
+        let step = dims[dims.len() - 1].1;
+        let LastDim {
+            interior,
+            first_source,
+            edges,
+        } = &self.last_dim;
+        for (r, out) in out.chunks_exact_mut(last_len.max(1)).enumerate() {
+            let mut index = first + r;
+            if index >= total {
+                out.fill(T::zero());
+                continue;
+            }
+            // The source offset of the row, or `None` if it lies in zero padding.
+            let mut source = Some(0);
+            for i in (0..leading.len()).rev() {
+                let q = index % leading[i];
+                index /= leading[i];
+                source = match &self.p_sources[i] {
+                    None => source.map(|s| s + q * dims[i].1),
+                    Some(map) => source.zip(map[q]).map(|(s, p)| s + p * dims[i].1),
+                };
+            }
+            let Some(source) = source else {
+                out.fill(T::zero());
+                continue;
+            };
+            let from = source + first_source * step;
+            lanes::copy(&mut out[interior.clone()], &a[from..from + interior.len()]);
+            for &(q, s) in edges {
+                out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
+            }
+        }
+    }
+
+    /// Fills `padded` (resized to `P`'s length) with `P`: the operand with every
+    /// window's padding written out, in parallel over `P`'s first dimension. Every
+    /// element is written, so the buffer may be reused from call to call.
+    pub fn pad<T: Element>(&self, l: &Layout, a: &[T], padded: &mut Vec<T>) {
+        padded.resize(self.p_len, T::zero());
+        let Some((&last_len, leading)) = self.p_shape.split_last() else {
+            return;
+        };
+        let rows_end = leading.iter().product::<usize>() * last_len;
+        let (rows, overhang) = padded.split_at_mut(rows_end);
+        overhang.fill(T::zero());
+        let rows_per_task = leading.iter().skip(1).product::<usize>().max(1);
+        rows.par_chunks_mut(rows_per_task * last_len.max(1))
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                vectorized(
+                    #[inline(always)]
+                    || self.fill_rows(l, a, task * rows_per_task, chunk),
+                )
+            });
+    }
+
+    /// Fills `local` with the rows of `P` that outer point `o` reads (`rows` of them,
+    /// from [`Direct::local_rows`]), the point's first row first.
+    pub(super) fn fill_local<T: Element>(
+        &self,
+        l: &Layout,
+        a: &[T],
+        o: usize,
+        rows: usize,
+        local: &mut Vec<T>,
+    ) {
+        let last_len = self.p_shape.last().copied().unwrap_or(1).max(1);
+        local.resize(rows * last_len, T::zero());
+        vectorized(
+            #[inline(always)]
+            || self.fill_rows(l, a, self.outer[o] / last_len, local),
+        );
+    }
+}
