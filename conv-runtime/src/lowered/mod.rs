@@ -275,14 +275,18 @@ pub fn grad_b<T: Element>(
     if let Some(direct) = prepared.direct(grad_y.len()) {
         // From a padded copy: depthwise, taps as dot products with its shifted
         // stretches; else register tiles of taps x columns over its positions.
-        let sums = scratch::with(|padded| {
-            direct.pad(&p.layout, a.data, padded);
-            if n_len == 1 {
-                direct.grad_b_single(p, padded, grad_y)
-            } else {
-                direct.grad_b_columns(p, padded, grad_y)
-            }
-        });
+        let sums = if direct.pads_points(n_len) {
+            direct.grad_b_single(p, a.data, None, grad_y)
+        } else {
+            scratch::with(|padded| {
+                direct.pad(&p.layout, a.data, padded);
+                if n_len == 1 {
+                    direct.grad_b_single(p, a.data, Some(padded), grad_y)
+                } else {
+                    direct.grad_b_columns(p, padded, grad_y)
+                }
+            })
+        };
         for (g, sum) in sums.iter().enumerate() {
             let base = p.outer_b[g * p.per_batch];
             for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(n_len)) {

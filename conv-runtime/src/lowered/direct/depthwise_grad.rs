@@ -16,49 +16,63 @@ impl Direct {
     /// point, `acc[tap] = sum over its outer points and output positions of
     /// grad_y * P[position + tap]`. grad_y is first laid out over the virtual positions
     /// (zeros between rows), so that every tap is one long dot product with a shifted
-    /// stretch of `P`, summed in lanes, several taps per load of grad_y.
+    /// stretch of `P`, summed in lanes, several taps per load of grad_y. `P` is the
+    /// whole padded copy (`padded`), or else each outer point's part of it is copied
+    /// from `a` as it comes.
     pub fn grad_b_single<T: Element>(
         &self,
         p: &Product,
-        padded: &[T],
+        a: &[T],
+        padded: Option<&[T]>,
         grad_y: &[T],
     ) -> Vec<Vec<T>> {
         let len = self.span.next_multiple_of(DOT_LANES);
+        let local_rows = self.local_rows(p.n_len);
         (0..p.batch_points())
             .into_par_iter()
-            .map_init(Vec::new, |spread, g| {
-                let mut acc = vec![T::zero(); self.taps.len()];
-                for o in g * p.per_batch..(g + 1) * p.per_batch {
-                    spread.clear();
-                    spread.resize(len, T::zero());
-                    let rows = &grad_y[p.outer_c[o]..];
-                    for (r, &at) in self.rows.iter().enumerate() {
-                        let row = &rows[r * self.run_len..(r + 1) * self.run_len];
-                        spread[at..at + self.run_len].copy_from_slice(row);
-                    }
-                    let at = self.outer[o];
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            let mut t = 0;
-                            while t < self.taps.len() {
-                                let taps = &self.taps[t..];
-                                let acc = &mut acc[t..];
-                                t += match self.taps.len() - t {
-                                    left if left >= 9 => {
-                                        dots::<T, 9>(taps, padded, at, spread, acc)
-                                    }
-                                    left if left >= 3 => {
-                                        dots::<T, 3>(taps, padded, at, spread, acc)
-                                    }
-                                    _ => dots::<T, 1>(taps, padded, at, spread, acc),
-                                };
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(spread, local), g| {
+                    let mut acc = vec![T::zero(); self.taps.len()];
+                    for o in g * p.per_batch..(g + 1) * p.per_batch {
+                        spread.clear();
+                        spread.resize(len, T::zero());
+                        let rows = &grad_y[p.outer_c[o]..];
+                        for (r, &at) in self.rows.iter().enumerate() {
+                            let row = &rows[r * self.run_len..(r + 1) * self.run_len];
+                            spread[at..at + self.run_len].copy_from_slice(row);
+                        }
+                        let (padded, at) = match (padded, local_rows) {
+                            (Some(padded), _) => (padded, self.outer[o]),
+                            (None, Some(rows)) => {
+                                self.fill_local(&p.layout, a, o, rows, local);
+                                (&local[..], 0)
                             }
-                        },
-                    );
-                }
-                acc
-            })
+                            (None, None) => unreachable!("the caller pads when points cannot"),
+                        };
+                        vectorized(
+                            #[inline(always)]
+                            || {
+                                let mut t = 0;
+                                while t < self.taps.len() {
+                                    let taps = &self.taps[t..];
+                                    let acc = &mut acc[t..];
+                                    t += match self.taps.len() - t {
+                                        left if left >= 9 => {
+                                            dots::<T, 9>(taps, padded, at, spread, acc)
+                                        }
+                                        left if left >= 3 => {
+                                            dots::<T, 3>(taps, padded, at, spread, acc)
+                                        }
+                                        _ => dots::<T, 1>(taps, padded, at, spread, acc),
+                                    };
+                                }
+                            },
+                        );
+                    }
+                    acc
+                },
+            )
             .collect()
     }
 }

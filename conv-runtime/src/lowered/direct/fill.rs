@@ -69,6 +69,12 @@ impl Direct {
         Some(reach.div_ceil(last_len))
     }
 
+    /// Whether single-column products pad each outer point on its own (see
+    /// [`Direct::local_rows`]).
+    pub(crate) fn pads_points(&self, n_len: usize) -> bool {
+        self.local_rows(n_len).is_some()
+    }
+
     /// `P`'s rows from `first` on, as many as `out` holds (whole rows); rows past `P`'s
     /// end are zeros, as in the overhang of [`Direct::pad`].
     #[inline(always)]

@@ -225,7 +225,7 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
 fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]]); 5] = [
+    let cases: [(&str, &[&[usize]]); 7] = [
         // 70 columns: a tile of 64 and six of 1; 27 taps: 4 tiles of 6 and one of 3;
         // 7 jobs, so the 5 outer points split into 4 slices (2, 1, 1, 1).
         (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
@@ -240,6 +240,16 @@ fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
         (
             "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
             &[&[2, 8, 2, 5, 7], &[8, 3, 2, 3, 3]],
+        ),
+        // Depthwise: each outer point padded on its own, from zeros and by reflection.
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+            &[&[2, 3, 6, 35], &[3, 3, 3]],
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1, mode = reflect; \
+             unfold x.w by j, pad = (2, 1), dilation = 2; }",
+            &[&[2, 2, 5, 19], &[2, 3, 2]],
         ),
         // Dilated conv1d with 20 columns (16, then four of 1).
         (
