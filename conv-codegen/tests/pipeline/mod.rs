@@ -46,6 +46,9 @@ pub fn run(text: &str) -> Outcome {
 /// The longest text whose expansion [`run`] parses as Rust.
 pub const VALIDATE_CHARS: usize = 2_000;
 
+/// Stack for parsing an expansion with syn.
+const PARSE_STACK: usize = 256 << 20;
+
 /// [`run`], parsing the expansion as Rust only when `validate`.
 pub fn run_with(text: &str, validate: bool) -> Outcome {
     let start = Instant::now();
@@ -111,7 +114,17 @@ pub fn run_with(text: &str, validate: bool) -> Outcome {
             outcome.errors
         );
         if validate && text.chars().count() <= VALIDATE_CHARS {
-            if let Err(e) = syn::parse2::<syn::File>(expanded.clone()) {
+            // syn recurses some 30 frames per nested loop, and the loop nest of a kernel
+            // with many windows is deep: on a test thread's 2 MiB of stack the parse
+            // overflowed for one seed in two (a fatal abort of the whole test binary).
+            let code = expanded.to_string();
+            let parsed = std::thread::Builder::new()
+                .stack_size(PARSE_STACK)
+                .spawn(move || syn::parse_file(&code).map(drop).map_err(|e| e.to_string()))
+                .expect("a thread")
+                .join()
+                .expect("syn does not panic");
+            if let Err(e) = parsed {
                 panic!("expand returned code that does not parse as items: {e}\n{expanded}");
             }
         }
