@@ -3,6 +3,7 @@
 //! per outer point in a buffer that stays in L1, instead of a whole-tensor copy that
 //! is written, then read back from memory.
 
+use super::padded::Kind;
 use super::{Direct, SINGLE_WIDTH, WIDTH};
 use crate::lowered::lanes;
 use crate::lowered::layout::Layout;
@@ -83,37 +84,68 @@ impl Direct {
             return;
         };
         let total: usize = leading.iter().product();
-        let dims = &l.a.dims;
-        let step = dims[dims.len() - 1].1;
-        let LastDim {
-            interior,
-            first_source,
-            edges,
-        } = &self.last_dim;
+        let steps: Vec<usize> = self.p_dims.iter().map(|d| l.a.dims[d.source].1).collect();
+        let mut index = vec![0; self.p_dims.len()];
+        let phase_of = |index: &[usize], phase: &Option<usize>| phase.map_or(0, |p| index[p]);
         for (r, out) in out.chunks_exact_mut(last_len.max(1)).enumerate() {
-            let mut index = first + r;
-            if index >= total {
+            let mut row = first + r;
+            if row >= total {
                 out.fill(T::zero());
                 continue;
             }
+            for i in (0..leading.len()).rev() {
+                index[i] = row % leading[i];
+                row /= leading[i];
+            }
             // The source offset of the row, or `None` if it lies in zero padding.
             let mut source = Some(0);
-            for i in (0..leading.len()).rev() {
-                let q = index % leading[i];
-                index /= leading[i];
-                source = match &self.p_sources[i] {
-                    None => source.map(|s| s + q * dims[i].1),
-                    Some(map) => source.zip(map[q]).map(|(s, p)| s + p * dims[i].1),
+            for (i, d) in self.p_dims[..leading.len()].iter().enumerate() {
+                source = match &d.kind {
+                    Kind::Axis(_) => source.map(|s| s + index[i] * steps[i]),
+                    Kind::Phase => source,
+                    Kind::Window { map, phase, .. } => {
+                        let stride = phase.map_or(1, |p| self.p_shape[p]);
+                        let q = phase_of(&index, phase) + stride * index[i];
+                        source
+                            .zip(map.get(q).copied().flatten())
+                            .map(|(s, p)| s + p * steps[i])
+                    }
                 };
             }
             let Some(source) = source else {
                 out.fill(T::zero());
                 continue;
             };
-            let from = source + first_source * step;
-            lanes::copy(&mut out[interior.clone()], &a[from..from + interior.len()]);
-            for &(q, s) in edges {
-                out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
+            let step = steps[steps.len() - 1];
+            match &self.p_dims[leading.len()].kind {
+                // A strided window along the rows: this phase's positions, a gather.
+                Kind::Window {
+                    map,
+                    phase: Some(p),
+                    ..
+                } => {
+                    let (phase, stride) = (index[*p], self.p_shape[*p]);
+                    for (i, v) in out.iter_mut().enumerate() {
+                        let q = phase + stride * i;
+                        *v = map
+                            .get(q)
+                            .copied()
+                            .flatten()
+                            .map_or(T::zero(), |p| a[source + p * step]);
+                    }
+                }
+                _ => {
+                    let LastDim {
+                        interior,
+                        first_source,
+                        edges,
+                    } = &self.last_dim;
+                    let from = source + first_source * step;
+                    lanes::copy(&mut out[interior.clone()], &a[from..from + interior.len()]);
+                    for &(q, s) in edges {
+                        out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
+                    }
+                }
             }
         }
     }

@@ -48,7 +48,17 @@ impl Direct {
         // points split into SLICES, whose sums are added in order (the shapes alone
         // decide, not the number of threads).
         let max_taps = (SUMS_BYTES / (widest * std::mem::size_of::<T>())).max(TAPS);
+        // With fewer outer points than slices (a batch of one), the taps are split
+        // instead, each chunk of tiles its own job.
+        let few = (2 * MIN_JOBS)
+            .div_ceil(p.batch_points() * blocks.len())
+            .min(p.k_len.div_ceil(TAPS));
         let chunks = p.k_len.div_ceil(max_taps).max(1);
+        let chunks = if p.per_batch < SLICES {
+            chunks.max(few)
+        } else {
+            chunks
+        };
         let chunk_taps = p.k_len.div_ceil(chunks).next_multiple_of(TAPS);
         let regions: Vec<Region> = (0..p.batch_points())
             .flat_map(|g| blocks.iter().map(move |&b| (g, b)))

@@ -14,13 +14,13 @@ mod bias;
 mod depthwise_grad;
 mod fill;
 mod grad_b;
+mod padded;
 
 use super::lanes;
-use super::layout::{DimIndex, Layout};
+use super::layout::DimIndex;
 use super::product::Product;
 use super::scratch;
 use super::simd::vectorized;
-use crate::padding;
 use crate::Element;
 pub(crate) use bias::OutputBias;
 use fill::LastDim;
@@ -43,11 +43,10 @@ const SINGLE_WIDTH: usize = 128;
 const MAX_WASTE: f64 = 0.25;
 
 pub(crate) struct Direct {
-    /// Extent of every dimension of `P` (the operand's, padded along windows).
+    /// Extent of every dimension of `P` (the operand's, padded along windows, strided
+    /// windows split into phases) and what each is.
     p_shape: Vec<usize>,
-    /// For every dimension: `None` if an axis, else the input position of each padded
-    /// position (`None` where the padding is zero).
-    p_sources: Vec<Option<Vec<Option<usize>>>>,
+    p_dims: Vec<padded::Dim>,
     /// Offsets in `P` of every outer point, every row part and every tap.
     outer: Vec<usize>,
     rows: Vec<usize>,
@@ -88,52 +87,21 @@ impl Direct {
         if l.windows.is_empty() || !windows_fit || !c_fits || p.n_len == 0 || p.k_len == 0 {
             return None;
         }
-        // The run axis must be `P`'s innermost dimension, read with step 1.
+        // The run axis must be `P`'s innermost dimension (read with step 1 there: a
+        // strided window is split into phases).
         let (last, _) = *l.a.dims.last()?;
-        let unit_run = match last {
+        let run_last = match last {
             DimIndex::Axis(a) => a == run_axis,
-            DimIndex::Window(w) => {
-                let win = &l.windows[w].window;
-                win.axis == run_axis && win.stride == 1
-            }
+            DimIndex::Window(w) => l.windows[w].window.axis == run_axis,
         };
-        if !unit_run {
+        if !run_last {
             return None;
         }
-        let p_sources: Vec<Option<Vec<Option<usize>>>> =
-            l.a.dims
-                .iter()
-                .map(|(d, _)| match d {
-                    DimIndex::Axis(_) => None,
-                    DimIndex::Window(w) => {
-                        let t = &l.windows[*w];
-                        let g = &t.geometry;
-                        let padded = if g.out == 0 || g.window == 0 {
-                            0
-                        } else {
-                            (g.out - 1) * t.window.stride + g.span
-                        };
-                        Some(
-                            (0..padded)
-                                .map(|q| padding::source(t.window.mode, g, q))
-                                .collect(),
-                        )
-                    }
-                })
-                .collect();
-        let p_shape: Vec<usize> =
-            l.a.dims
-                .iter()
-                .zip(&p_sources)
-                .map(|((d, _), s)| match (d, s) {
-                    (_, Some(s)) => s.len(),
-                    (DimIndex::Axis(a), None) => l.len[a],
-                    (DimIndex::Window(_), None) => 0,
-                })
-                .collect();
+        let p_dims = padded::dims(l)?;
+        let p_shape: Vec<usize> = p_dims.iter().map(|d| d.len).collect();
         let strides = crate::__private::row_major(&p_shape);
         let row_axes = &l.m_inner[..l.m_inner.len() - 1];
-        let rows = offsets(l, &strides, row_axes, false);
+        let rows = padded::offsets(l, &p_dims, &strides, row_axes, false);
         let run_len = l.len[&run_axis];
         let ordered = rows.windows(2).all(|r| r[1] >= r[0] + run_len);
         let span = rows.last().map_or(0, |&last| last + run_len);
@@ -141,16 +109,21 @@ impl Direct {
         if !ordered || rows.first() != Some(&0) || span as f64 > real as f64 * (1.0 + MAX_WASTE) {
             return None;
         }
-        let outer = offsets(l, &strides, &outer_axes, false);
-        let taps = offsets(l, &strides, &p.panels.k_order, true);
+        let outer = padded::offsets(l, &p_dims, &strides, &outer_axes, false);
+        let taps = padded::offsets(l, &p_dims, &strides, &p.panels.k_order, true);
         // The last tile of the widest kind may reach past `span` by up to its width.
         let tiles = span + WIDTH.max(SINGLE_WIDTH);
         let reach = outer.iter().max()? + taps.iter().max()? + tiles;
         let p_len = p_shape.iter().product::<usize>().max(reach);
-        let last_dim = LastDim::new(p_sources.last()?.as_deref(), *p_shape.last()?);
+        let last_dim = match &p_dims.last()?.kind {
+            padded::Kind::Window {
+                map, phase: None, ..
+            } => LastDim::new(Some(map), map.len()),
+            _ => LastDim::new(None, *p_shape.last()?),
+        };
         Some(Direct {
             p_shape,
-            p_sources,
+            p_dims,
             outer,
             rows,
             taps,
@@ -178,67 +151,103 @@ impl Direct {
         let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
             unreachable!("checked by Direct::new")
         };
-        let point = |padded: &[T], origin: usize, chunk: usize, c: &mut [T]| {
+        // Few outer points (a batch of one): each one's columns are split in groups of
+        // whole channel blocks, so that every thread has work. A column's sums are the
+        // same whatever its group.
+        let threads = rayon::current_num_threads();
+        let groups = if by_chunk.len() >= 2 * threads {
+            1
+        } else {
+            (2 * threads).div_ceil(by_chunk.len().max(1))
+        };
+        let group = p
+            .n_len
+            .div_ceil(groups)
+            .next_multiple_of(CHANNELS)
+            .min(p.n_len)
+            .max(1);
+        let point = |padded: &[T], origin: usize, chunk: usize, g: usize, c: &mut [T]| {
             let o = by_chunk[chunk];
+            let start = chunk * per_outer + g * group * self.column_stride;
+            let cols = g * group..(g * group + group).min(p.n_len);
             let columns = bias
                 .as_ref()
                 .map(|bias| bias.of_columns(chunk * per_outer, self, p));
-            let fused = columns.as_ref().and_then(|c| c.as_deref());
-            self.outer_point(p, padded, origin, &b[p.batch_of(o)], fused, c);
+            let fused = columns
+                .as_ref()
+                .and_then(|c| c.as_deref())
+                .map(|c| &c[cols.clone()]);
+            self.outer_point(p, padded, origin, &b[p.batch_of(o)], cols, fused, c);
             if let (Some(bias), Some(None)) = (&bias, &columns) {
-                bias.add(chunk * per_outer, c);
+                bias.add(start, c);
             }
         };
-        let chunks = out.par_chunks_mut(per_outer.max(1)).enumerate();
+        let jobs = out
+            .par_chunks_mut(per_outer.max(1))
+            .enumerate()
+            .flat_map(|(chunk, c)| {
+                c.par_chunks_mut(group * self.column_stride)
+                    .enumerate()
+                    .map(move |(g, c)| (chunk, g, c))
+            });
         match self.local_rows(p.n_len) {
-            Some(rows) => chunks.for_each_init(Vec::new, |local, (chunk, c)| {
+            Some(rows) => jobs.for_each_init(Vec::new, |local, (chunk, g, c)| {
                 self.fill_local(&p.layout, a, by_chunk[chunk], rows, local);
-                point(local, 0, chunk, c)
+                point(local, 0, chunk, g, c)
             }),
             None => scratch::with(|padded| {
                 self.pad(&p.layout, a, padded);
-                chunks.for_each(|(chunk, c)| point(padded, self.outer[by_chunk[chunk]], chunk, c))
+                jobs.for_each(|(chunk, g, c)| {
+                    point(padded, self.outer[by_chunk[chunk]], chunk, g, c)
+                })
             }),
         }
     }
 
-    /// The tiles of one outer point, of the width for `T` and the number of columns.
+    /// The tiles of columns `cols` of one outer point (written to `c`, from the first
+    /// of them), of the width for `T` and the number of columns.
+    #[allow(clippy::too_many_arguments)]
     fn outer_point<T: Element>(
         &self,
         p: &Product,
         padded: &[T],
         origin: usize,
         b: &[T],
+        cols: std::ops::Range<usize>,
         bias: Option<&[T]>,
         c: &mut [T],
     ) {
         // f64 tiles hold half as many positions, in as many registers.
         match (std::mem::size_of::<T>() <= 4, p.n_len == 1) {
-            (true, false) => self.tiles::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, bias, c),
+            (true, false) => {
+                self.tiles::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, cols, bias, c)
+            }
             (false, false) => {
-                self.tiles::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, bias, c)
+                self.tiles::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, cols, bias, c)
             }
-            (true, true) => {
-                self.tiles::<T, SINGLE_WIDTH, { SINGLE_WIDTH / 2 }>(p, padded, origin, b, bias, c)
-            }
+            (true, true) => self.tiles::<T, SINGLE_WIDTH, { SINGLE_WIDTH / 2 }>(
+                p, padded, origin, b, cols, bias, c,
+            ),
             (false, true) => self.tiles::<T, { SINGLE_WIDTH / 2 }, { SINGLE_WIDTH / 4 }>(
-                p, padded, origin, b, bias, c,
+                p, padded, origin, b, cols, bias, c,
             ),
         }
     }
 
     /// Every tile of one outer point, `W` positions at a time, the last `H` (half as
     /// many) if that covers it: fewer lanes computed on nothing when rows are short.
+    #[allow(clippy::too_many_arguments)]
     fn tiles<T: Element, const W: usize, const H: usize>(
         &self,
         p: &Product,
         padded: &[T],
         origin: usize,
         b: &[T],
+        cols: std::ops::Range<usize>,
         bias: Option<&[T]>,
         c: &mut [T],
     ) {
-        let mut acc = vec![T::zero(); p.n_len * W];
+        let mut acc = vec![T::zero(); cols.len() * W];
         let mut row = 0;
         for j in (0..self.span).step_by(W) {
             if self.span - j <= H {
@@ -247,6 +256,7 @@ impl Direct {
                     padded,
                     origin + j,
                     b,
+                    cols.clone(),
                     bias,
                     c,
                     j,
@@ -259,6 +269,7 @@ impl Direct {
                     padded,
                     origin + j,
                     b,
+                    cols.clone(),
                     bias,
                     c,
                     j,
@@ -270,7 +281,7 @@ impl Direct {
     }
 
     /// The tile of virtual positions `j..j + W` at `at` in `P`: for each stretch of
-    /// [`TAPS_PER_PASS`] taps (whose inputs then stay in L1), every block of channels;
+    /// [`TAPS_PER_PASS`] taps (whose inputs then stay in L1), every block of `cols`;
     /// then its lanes that are output positions copied to `c` (each column's `bias`
     /// added), from row `row` on.
     #[allow(clippy::too_many_arguments)]
@@ -280,6 +291,7 @@ impl Direct {
         padded: &[T],
         at: usize,
         b: &[T],
+        cols: std::ops::Range<usize>,
         bias: Option<&[T]>,
         c: &mut [T],
         j: usize,
@@ -287,14 +299,14 @@ impl Direct {
         acc: &mut [T],
     ) {
         let (n_len, ccs) = (p.n_len, self.column_stride);
-        let acc = &mut acc[..n_len * W];
+        let acc = &mut acc[..cols.len() * W];
         acc.iter_mut().for_each(|v| *v = T::zero());
         for taps in (0..self.taps.len()).step_by(TAPS_PER_PASS) {
             let taps = taps..(taps + TAPS_PER_PASS).min(self.taps.len());
-            let mut d = 0;
-            while d < n_len {
-                let acc = &mut acc[d * W..];
-                d += match n_len - d {
+            let mut d = cols.start;
+            while d < cols.end {
+                let acc = &mut acc[(d - cols.start) * W..];
+                d += match cols.end - d {
                     left if left >= CHANNELS => {
                         self.pass::<T, CHANNELS, W>(padded, at, b, n_len, d, taps.clone(), acc)
                     }
@@ -391,33 +403,6 @@ fn tile<T: Element, const N: usize, const W: usize>(
     for (n, lanes) in acc.iter().enumerate() {
         out[n * W..(n + 1) * W].copy_from_slice(lanes);
     }
-}
-
-/// The offset in `P` (strides `strides`) of every point of `axes`: view positions of
-/// windows advance by the stride (`taps` false) or taps by the dilation (`taps` true).
-fn offsets(l: &Layout, strides: &[usize], axes: &[char], taps: bool) -> Vec<usize> {
-    l.points(axes)
-        .iter()
-        .map(|values| {
-            let value = |axis: char| axes.iter().position(|&a| a == axis).map(|i| values[i]);
-            l.a.dims
-                .iter()
-                .zip(strides)
-                .map(|((d, _), &s)| match d {
-                    DimIndex::Axis(a) => value(*a).map_or(0, |v| v * s),
-                    DimIndex::Window(w) => {
-                        let win = &l.windows[*w].window;
-                        let (axis, step) = if taps {
-                            (win.window, win.dilation)
-                        } else {
-                            (win.axis, win.stride)
-                        };
-                        value(axis).map_or(0, |v| v * step * s)
-                    }
-                })
-                .sum()
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
 fn direct_kernels_match_the_interpreter_on_every_path() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]], bool); 11] = [
+    let cases: [(&str, &[&[usize]], bool); 15] = [
         // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
         // Rows shorter than a tile, several per tile; the last tile half as wide (94
@@ -127,11 +127,37 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
             &[&[2, 2, 3, 5, 20], &[2, 4, 3, 3, 2]],
             true,
         ),
-        // Stride 2 along the rows: panels and GEMM instead.
+        // Strided windows, split into phases: along the run only, along rows and run
+        // (a 7x7 stem, odd extents), stride 3 with dilation and reflection, stride
+        // along the rows only, and depthwise.
         (
             "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }",
             &[&[2, 3, 41], &[5, 3, 3]],
-            false,
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 3; \
+             unfold x.w by j, stride = 2, pad = 3; bias d; }",
+            &[&[1, 3, 17, 23], &[8, 3, 7, 7]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 3, dilation = 2, pad = 2, \
+             mode = reflect; unfold x.w by j, stride = 3, pad = (1, 2); }",
+            &[&[2, 2, 13, 29], &[7, 2, 3, 2]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; \
+             unfold x.w by j, pad = 1, mode = circular; }",
+            &[&[2, 3, 9, 20], &[5, 3, 3, 3]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
+             unfold x.w by j, stride = 2, pad = 1; }",
+            &[&[2, 3, 11, 36], &[3, 3, 3]],
+            true,
         ),
         // Channels last: the rows are not contiguous in the output.
         (
@@ -225,7 +251,7 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
 fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]]); 7] = [
+    let cases: [(&str, &[&[usize]]); 10] = [
         // 70 columns: a tile of 64 and six of 1; 27 taps: 4 tiles of 6 and one of 3;
         // 7 jobs, so the 5 outer points split into 4 slices (2, 1, 1, 1).
         (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
@@ -250,6 +276,22 @@ fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
             "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1, mode = reflect; \
              unfold x.w by j, pad = (2, 1), dilation = 2; }",
             &[&[2, 2, 5, 19], &[2, 3, 2]],
+        ),
+        // Strided: a 7x7 stem's shape, stride 3 with dilation and reflection, depthwise.
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 3; \
+             unfold x.w by j, stride = 2, pad = 3; }",
+            &[&[2, 3, 17, 23], &[8, 3, 7, 7]],
+        ),
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 3, dilation = 2, pad = 2, \
+             mode = reflect; unfold x.w by j, stride = 3, pad = (1, 2); }",
+            &[&[2, 2, 13, 29], &[7, 2, 3, 2]],
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
+             unfold x.w by j, stride = 2, pad = 1; }",
+            &[&[2, 3, 11, 36], &[3, 3, 3]],
         ),
         // Dilated conv1d with 20 columns (16, then four of 1).
         (
