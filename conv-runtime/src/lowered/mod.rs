@@ -1,7 +1,8 @@
-//! Kernels that are batches of matrix products run as such. Windows of stride 1 along
-//! the output's rows take the direct kernel (`direct`: a padded copy, register tiles of
-//! broadcast FMAs), for the forward pass and, under zero padding, for grad_x as a
-//! forward convolution of grad_y (`transposed`); products without windows hand the
+//! Kernels that are batches of matrix products run as such. Windows along the output's
+//! contiguous rows take the direct kernel (`direct`: a padded copy, strided windows
+//! split into phases, register tiles of broadcast FMAs), for the forward pass, for
+//! grad_w and, under zero padding and stride 1, for grad_x as a forward convolution of
+//! grad_y (`transposed`); products without windows hand the
 //! operand to the GEMM in place; the rest unroll the windowed operand block by block
 //! into panels (im2col), multiplied by the other operand with a register-blocked SIMD
 //! GEMM (the `gemm` crate, which picks AVX-512, AVX2 or plain code at run time), and

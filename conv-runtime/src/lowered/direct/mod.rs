@@ -1,14 +1,17 @@
-//! The forward product without panels, for windows of stride 1 along the output's
-//! contiguous rows (a 3x3 or 1x1 convolution in NCHW, conv1d, conv3d): the windowed
-//! operand is copied once into a padded buffer `P` in which every window reads inside,
-//! and then each tap of the reduction is a shifted contiguous stretch of `P`. A register
+//! The forward product without panels, for windows along the output's contiguous rows
+//! (a convolution in NCHW, conv1d, conv3d, depthwise, of any stride): the windowed
+//! operand is copied into a padded buffer `P` in which every window reads inside (a
+//! strided window split into its phases, `padded`), and then each tap of the reduction
+//! is a shifted contiguous stretch of `P`. A register
 //! tile of output channels x positions accumulates over every tap with broadcast
 //! multiply-adds, the kernel shape of DESIGN.md section 6, with no im2col and no repacking.
 //!
 //! Positions are walked as "virtual" offsets into `P`: the output rows of one outer
 //! point lie in `P` at increasing offsets, one padded row apart, so blocks of
 //! consecutive offsets are full vectors; lanes that fall on padding are computed and
-//! dropped (a few percent of the work, bounded by [`MAX_WASTE`]).
+//! dropped (a few percent of the work, bounded by [`MAX_WASTE`]). Single-column
+//! products (depthwise) copy each outer point's part of `P` on its own, into a buffer
+//! that stays in L1 (`fill`); the bias is added as tiles are copied out (`bias`).
 
 mod bias;
 mod depthwise_grad;
