@@ -98,7 +98,10 @@ pub fn forward<T: Element>(
     };
     let p = &prepared.product;
     let threads = rayon::current_num_threads();
-    if let Some(direct) = prepared.direct(out.len()) {
+    let direct = prepared
+        .direct(out.len())
+        .filter(|d| d.runs_forward(p.k_len));
+    if let Some(direct) = direct {
         let bias = bias.map(|(axis, values)| direct::OutputBias {
             inner: bias::inner(&kernel.output, &p.layout.len, axis),
             values,

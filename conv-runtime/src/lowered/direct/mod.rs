@@ -42,6 +42,12 @@ const TAPS_PER_PASS: usize = 128;
 /// Positions per tile of a single column (depthwise), in elements of f32: more than
 /// [`WIDTH`], to spread each tile's fixed cost over more multiply-adds.
 const SINGLE_WIDTH: usize = 128;
+/// Strided windows' forward pass with this many taps or more goes through panels and
+/// the GEMM instead: the phases spread a pass's taps over `stride²` planes of `P`, and
+/// a long reduction suits the GEMM. Measured (quick runs, AMD EPYC): the stem (147 taps) 1.7x faster direct,
+/// 3x3 stride 2 over 128 channels (1152 taps) 0.9x; their grad_w faster direct (1.5x,
+/// 1.07x).
+const STRIDED_FORWARD_TAPS: usize = 512;
 /// Virtual positions may exceed the real ones by this fraction at most.
 const MAX_WASTE: f64 = 0.25;
 
@@ -136,6 +142,15 @@ impl Direct {
             p_len,
             last_dim,
         })
+    }
+
+    /// Whether the forward pass (of `k_len` taps) is worth the direct kernel.
+    pub fn runs_forward(&self, k_len: usize) -> bool {
+        let strided = self
+            .p_dims
+            .iter()
+            .any(|d| matches!(d.kind, padded::Kind::Phase));
+        !strided || k_len < STRIDED_FORWARD_TAPS
     }
 
     /// `C = A * B` (+ `bias`) for every outer point: `a` the windowed operand, `b`

@@ -41,7 +41,9 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
     };
     let product =
         Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]).expect("a product");
-    let direct = Direct::new(&product, expected.len()).is_some();
+    let plan_of = Direct::new(&product, expected.len());
+    let direct = plan_of.is_some();
+    let runs = plan_of.is_some_and(|d| d.runs_forward(product.k_len));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -50,7 +52,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
         set_min_macs(0);
         // Other paths add onto zeros, as generated code gives them; the direct
         // kernel must write every element.
-        let fill = if direct { f64::NAN } else { 0.0 };
+        let fill = if runs { f64::NAN } else { 0.0 };
         let mut out = vec![T::from_f64(fill); expected.len()];
         let taken = forward(
             kernel,
@@ -79,7 +81,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
 fn direct_kernels_match_the_interpreter_on_every_path() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]], bool); 15] = [
+    let cases: [(&str, &[&[usize]], bool); 16] = [
         // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
         // Rows shorter than a tile, several per tile; the last tile half as wide (94
@@ -119,6 +121,12 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
         (
             "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; bias h; }",
             &[&[2, 3, 6, 35], &[3, 3, 3]],
+            true,
+        ),
+        // Strided with 520 taps: the plan applies, the forward goes through the GEMM.
+        (
+            "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }",
+            &[&[2, 130, 21], &[3, 130, 4]],
             true,
         ),
         // Grouped: the group a batch axis of both operands.
@@ -320,4 +328,27 @@ fn the_stretch_of_a_padded_dimension_is_its_interior() {
     assert_eq!(last.edges, vec![(0, None), (4, None), (5, Some(1))]);
     let unpadded = super::fill::LastDim::new(None, 7);
     assert_eq!((unpadded.interior, unpadded.edges), (0..7, vec![]));
+}
+
+#[test]
+fn strided_forward_passes_of_long_reductions_go_to_the_gemm() {
+    let plan_of = |source: &str, shapes: &[&[usize]]| {
+        let interp = Interpreter::new(source).expect("a valid kernel");
+        let kernel = interp.kernel();
+        let plan = gemm_plan(kernel).expect("a batch of products");
+        let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+        let product = Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b])
+            .expect("a product");
+        let out_len = kernel.output.iter().map(|&a| extents.of(a)).product();
+        let direct = Direct::new(&product, out_len).expect("the direct plan");
+        direct.runs_forward(product.k_len)
+    };
+    let strided = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }";
+    let unit = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";
+    assert!(plan_of(strided, &[&[2, 3, 41], &[5, 3, 3]]), "9 taps");
+    assert!(
+        !plan_of(strided, &[&[2, 130, 21], &[3, 130, 4]]),
+        "520 taps"
+    );
+    assert!(plan_of(unit, &[&[2, 130, 21], &[3, 130, 4]]), "stride 1");
 }
