@@ -204,7 +204,7 @@ impl Direct {
             .par_chunks_mut(per_outer.max(1))
             .enumerate()
             .flat_map(|(chunk, c)| {
-                c.par_chunks_mut(group * self.column_stride)
+                c.par_chunks_mut((group * self.column_stride).max(1))
                     .enumerate()
                     .map(move |(g, c)| (chunk, g, c))
             });
