@@ -86,7 +86,6 @@ impl Direct {
         let total: usize = leading.iter().product();
         let steps: Vec<usize> = self.p_dims.iter().map(|d| l.a.dims[d.source].1).collect();
         let mut index = vec![0; self.p_dims.len()];
-        let phase_of = |index: &[usize], phase: &Option<usize>| phase.map_or(0, |p| index[p]);
         for (r, out) in out.chunks_exact_mut(last_len.max(1)).enumerate() {
             let mut row = first + r;
             if row >= total {
@@ -104,8 +103,8 @@ impl Direct {
                     Kind::Axis(_) => source.map(|s| s + index[i] * steps[i]),
                     Kind::Phase => source,
                     Kind::Window { map, phase, .. } => {
-                        let stride = phase.map_or(1, |p| self.p_shape[p]);
-                        let q = phase_of(&index, phase) + stride * index[i];
+                        let (phase, stride) = phase.map_or((0, 1), |p| (index[p], self.p_shape[p]));
+                        let q = phase + stride * index[i];
                         source
                             .zip(map.get(q).copied().flatten())
                             .map(|(s, p)| s + p * steps[i])
