@@ -44,10 +44,10 @@ pub fn case(name: &str) -> &'static Case {
 /// Largest allowed `max |actual - PyTorch| / magnitude` for results of this type, the
 /// magnitude being the tensor's entry in [`Case::magnitudes`] (at least max |PyTorch|).
 ///
-/// PyTorch's f32 results carry their own rounding (sums of up to ~100 products), so an
-/// f32 kernel may differ from them by some tens of units in the last place of the
-/// magnitude (2^-24 = 6e-8); f64 results differ only by summation order. The largest
-/// errors seen are at least 30 times below these tolerances.
+/// PyTorch's f32 results carry their own rounding (sums of up to ~100 products, ~1000 in
+/// the fast-path cases' grad_w), so an f32 kernel may differ from them by some tens of
+/// units in the last place of the magnitude (2^-24 = 6e-8); f64 results differ only by
+/// summation order. The largest errors seen are at least 25 times below these tolerances.
 pub fn tolerance(dtype: &str) -> f64 {
     match dtype {
         "f32" => 4e-6,
@@ -305,7 +305,8 @@ pub fn run_interpreter<T: Element>(case: &Case, fixture: &Fixture<T>) -> Results
 }
 
 /// The test of one case against one generated kernel: panics with every tensor out of
-/// tolerance, prints the largest relative error otherwise.
+/// tolerance, prints the largest relative error otherwise. Cases of family `fast_path`
+/// must also be big enough for the fast path ([`assert_on_fast_path`]).
 pub fn check_kernel<K: Kernel>(kernel: &K, name: &str) {
     let case = case(name);
     assert_eq!(
@@ -314,6 +315,9 @@ pub fn check_kernel<K: Kernel>(kernel: &K, name: &str) {
         "{name}: kernel and fixture dtypes differ"
     );
     let fixture = Fixture::<K::Elem>::load(case);
+    if case.family == "fast_path" {
+        assert_on_fast_path(case, &fixture);
+    }
     let results = run_kernel(kernel, &fixture);
     match compare(case, "generated kernel", &fixture, &results) {
         Ok(worst) => println!(
@@ -322,4 +326,103 @@ pub fn check_kernel<K: Kernel>(kernel: &K, name: &str) {
         ),
         Err(message) => panic!("{message}"),
     }
+}
+
+/// From how many multiply-adds a kernel that is a batch of matrix products leaves its loop
+/// nest for the fast path (conv-runtime/src/lowered): the default of
+/// `conv_kernels::set_gemm_threshold`, which no test of the fixtures changes.
+pub const FAST_PATH_MIN_MACS: usize = 16384;
+
+/// The multiply-adds of a case's kernel on its fixture's shapes, as the runtime counts
+/// them to choose the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Macs {
+    /// Every axis of the spec at its extent (an unfolded axis at its view's, the output's,
+    /// length): `y`'s entries times the reduction's length. The forward pass, grad_w and
+    /// the fold of grad_x (strided windows, channels last) are this product, run
+    /// backwards for the gradients, and are counted alike.
+    pub product: usize,
+    /// grad_x as a forward convolution of grad_y (stride-1 windows under zero padding,
+    /// the transposed direct kernel): the first operand's entries times the extents of
+    /// every axis it is not indexed by (the other operand's channels and the taps).
+    pub gathered: usize,
+}
+
+/// [`Macs`] of a two-operand kernel from its source text and the shapes of its operands
+/// and of `y`; the window extents come from the operand that has the window axis.
+pub fn macs(source: &str, operands: &[&str], shapes: &[&[usize]], y: &[usize]) -> Macs {
+    let mut quoted = source.split('"');
+    let (spec, statements) = (
+        quoted.nth(1).expect("a spec"),
+        quoted.next().expect("statements"),
+    );
+    let (inputs, output) = spec.split_once("->").expect("->");
+    let subscripts: Vec<&str> = inputs.split(',').map(str::trim).collect();
+    assert_eq!(subscripts.len(), operands.len(), "{source}");
+    // (operand, window axis) of every `unfold OP.A by K`.
+    let windows: Vec<(&str, char)> = statements
+        .split(';')
+        .filter_map(|s| {
+            s.trim()
+                .trim_start_matches('{')
+                .trim()
+                .strip_prefix("unfold ")
+        })
+        .map(|u| {
+            let (op_axis, rest) = u.split_once(" by ").expect("unfold OP.A by K");
+            let (op, axis) = op_axis.trim().split_once('.').expect("OP.A");
+            let axis = axis.chars().next().expect("an axis");
+            assert!(
+                output.contains(axis),
+                "{source}: unfolded axis {axis} not in the output"
+            );
+            let window = rest.trim().chars().next().expect("a window axis");
+            (op, window)
+        })
+        .collect();
+    let mut extents: Vec<(char, usize)> = output.chars().zip(y.iter().copied()).collect();
+    let mut physical_axes = Vec::new();
+    for ((op, subscript), shape) in operands.iter().zip(&subscripts).zip(shapes) {
+        let physical: Vec<char> = subscript
+            .chars()
+            .filter(|&a| !windows.contains(&(*op, a)))
+            .collect();
+        assert_eq!(physical.len(), shape.len(), "{source}: the shape of {op}");
+        for (&a, &n) in physical.iter().zip(*shape) {
+            if !extents.iter().any(|&(b, _)| b == a) {
+                extents.push((a, n));
+            }
+        }
+        physical_axes.push(physical);
+    }
+    for axis in subscripts.concat().chars() {
+        assert!(
+            extents.iter().any(|&(a, _)| a == axis),
+            "{source}: no extent for axis {axis}"
+        );
+    }
+    let product = extents.iter().map(|&(_, n)| n).product();
+    let x_entries: usize = shapes[0].iter().product();
+    let gathered = x_entries
+        * extents
+            .iter()
+            .filter(|(a, _)| !physical_axes[0].contains(a))
+            .map(|&(_, n)| n)
+            .product::<usize>();
+    Macs { product, gathered }
+}
+
+/// Panics unless a case's kernel runs the fast path for its forward pass and every
+/// gradient: both of its [`Macs`] at least [`FAST_PATH_MIN_MACS`]. Returns them.
+pub fn assert_on_fast_path<T>(case: &Case, fixture: &Fixture<T>) -> Macs {
+    let shapes: Vec<&[usize]> = fixture.operands.iter().map(|a| a.shape()).collect();
+    let macs = macs(case.source, case.operands, &shapes, fixture.y.shape());
+    assert!(
+        macs.product >= FAST_PATH_MIN_MACS && macs.gathered >= FAST_PATH_MIN_MACS,
+        "{}: {macs:?} multiply-adds on shapes {shapes:?} -> {:?}, below the fast path's \
+         {FAST_PATH_MIN_MACS}: the case would test the loop nest; make it bigger",
+        case.name,
+        fixture.y.shape()
+    );
+    macs
 }
