@@ -4,6 +4,8 @@
 //! `output_padding` settles: a stride-2 conv maps both 3x3 and 4x4 inputs to 2x2. The
 //! result is checked against a textbook scatter loop and one value by hand; the transposed
 //! conv's own input gradient is the convolution's forward.
+//!
+//! tests/transposed_conv_example.rs runs `main` as a test too (`cargo test`).
 
 use conv_kernels::conv_kernel;
 use ndarray::{array, s, Array4};
@@ -32,7 +34,8 @@ fn scatter(z: &Array4<f32>, weight: &Array4<f32>, out_shape: [usize; 4]) -> Arra
     out
 }
 
-fn main() -> Result<(), conv_kernels::ShapeError> {
+/// Public for tests/transposed_conv_example.rs, which includes this file as a module.
+pub fn main() -> Result<(), conv_kernels::ShapeError> {
     let z = array![[[[1.0f32, 2.0], [3.0, 4.0]]]];
     let weight = array![[[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]]];
     for side in [4, 3] {
