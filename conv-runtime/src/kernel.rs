@@ -46,8 +46,13 @@ use ndarray::{ArrayD, ArrayViewD};
 pub trait Kernel {
     /// `f32` or `f64`, as the kernel's `dtype` says.
     type Elem: Element;
-    /// The kernel written as kernel text: the interpreter runs it to check the kernel.
+    /// The kernel written as kernel text, which the interpreter on text can run.
     const SOURCE: &'static str;
+
+    /// What the macro derived: the checked declaration, every contraction (the
+    /// interpreter runs them to check the kernel), the plan as matrix products and the
+    /// transposed gradient kernel.
+    fn facts(&self) -> &'static conv_model::facts::Facts;
 
     /// The forward result, `operands` in the order of the kernel's operand list; `bias`
     /// may be `None` for a kernel with a bias (a zero bias), and must be `None` for a

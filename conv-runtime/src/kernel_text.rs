@@ -4,8 +4,8 @@
 //! [`compile_text`] is what the [`Interpreter`](crate::Interpreter), the `conv-explain`
 //! binary and the generated modules (which rebuild their kernel from its `SOURCE`) use.
 
-use conv_codegen::ir::Program;
 use conv_codegen::parse::parse_text;
+use conv_model::ir::Program;
 use std::fmt;
 
 /// One error in kernel text. Lines count from 1, columns (in characters) from 0.

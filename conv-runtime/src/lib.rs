@@ -59,28 +59,39 @@
 #![warn(missing_docs)]
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 pub mod check;
 mod element;
 mod error;
 pub mod interp;
 mod kernel;
+#[cfg(feature = "text")]
 pub mod kernel_text;
 #[doc(hidden)]
 pub mod lowered;
 mod padding;
+pub mod paths;
 pub mod shapes;
+pub mod trace;
 
-pub use conv_codegen::ir::Wrt;
 pub use conv_macros::conv_kernel;
+/// The language model the macro derives kernels' facts in: checked kernels, the IR,
+/// every derived contraction ([`model::facts::Facts`], which each generated module's
+/// `facts()` returns).
+pub use conv_model as model;
+pub use conv_model::ir::Wrt;
 pub use element::Element;
 pub use error::ShapeError;
 pub use interp::{Grads, Interpreter};
 pub use kernel::Kernel;
+#[cfg(feature = "text")]
 pub use kernel_text::{compile_text, TextDiagnostic, TextErrors};
+#[cfg(feature = "text")]
 mod expand;
+#[cfg(feature = "text")]
 pub mod explain;
+#[cfg(feature = "text")]
 pub use expand::expanded_code;
 
 /// Sets, for the calling thread, from how many multiply-adds a kernel that is a batch of

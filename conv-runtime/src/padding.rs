@@ -1,6 +1,6 @@
 //! Where a padded position reads from, and which padded positions copy an input position.
 
-use conv_codegen::kernel::{Geometry, PadMode};
+use conv_model::kernel::{Geometry, PadMode};
 
 /// The input position that padded position `q` holds, or `None` for a zero.
 /// `q` is below `lo + len + hi`; `Window::geometry` has checked that the pads fit `len`.

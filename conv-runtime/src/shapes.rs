@@ -5,7 +5,7 @@
 //! these same functions, so they accept and reject the same arguments.
 
 use crate::ShapeError;
-use conv_codegen::kernel::{Geometry, Kernel, Misfit};
+use conv_model::kernel::{Geometry, Kernel, Misfit};
 use std::collections::BTreeMap;
 
 /// The extent of every axis, and the geometry of every unfold (in declaration order).
@@ -48,11 +48,28 @@ impl Extents {
     pub fn shape(&self, axes: &[char]) -> Vec<usize> {
         axes.iter().map(|&a| self.of(a)).collect()
     }
+
+    /// The shape of operand `operand` of `kernel` (the kernel these extents were
+    /// resolved for): unfolded axes at their input length.
+    pub fn operand_shape(&self, kernel: &Kernel, operand: usize) -> Vec<usize> {
+        kernel.operands[operand]
+            .physical
+            .iter()
+            .map(|&axis| {
+                kernel
+                    .windows
+                    .iter()
+                    .zip(&self.windows)
+                    .find(|(w, _)| w.operand == operand && w.axis == axis)
+                    .map_or_else(|| self.of(axis), |(_, g)| g.len)
+            })
+            .collect()
+    }
 }
 
 /// Resolves every extent from the operands' shapes and checks that they agree.
 ///
-/// `kernel` is the checked kernel of a [`Program`](conv_codegen::ir::Program) (as
+/// `kernel` is the checked kernel of a [`Program`](conv_model::ir::Program) (as
 /// [`Interpreter::kernel`](crate::Interpreter::kernel) gives it); `shapes` has one
 /// shape per operand. The first mismatch is the error: a wrong number of operands or
 /// axes, an extent that disagrees with another operand or a `size`, a window longer

@@ -442,6 +442,10 @@ fn kernel_impl(program: &Program) -> TokenStream {
             type Elem = #elem;
             const SOURCE: &'static str = SOURCE;
 
+            fn facts(&self) -> &'static ::conv_runtime::model::facts::Facts {
+                facts()
+            }
+
             fn forward_dyn(
                 &self,
                 operands: &[#nd::ArrayViewD<'_, #elem>],

@@ -102,10 +102,18 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
         " Computes `{doc}` into the zeroed row-major `out`; `TooLarge` when an argument \
          that is not in row-major order cannot be copied into it."
     );
+    let wrt = match gradient.map(|g| g.wrt) {
+        None => quote!(::core::option::Option::None),
+        Some(Wrt::Bias) => quote!(::core::option::Option::Some(::conv_runtime::Wrt::Bias)),
+        Some(Wrt::Operand(i)) => {
+            quote!(::core::option::Option::Some(::conv_runtime::Wrt::Operand(#i)))
+        }
+    };
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]
         fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize; #out_rank]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
+            let _trace = #private::Trace::start(facts(), #wrt, extents);
             #(#slices)*
             #lowered
             #extents
@@ -124,63 +132,49 @@ fn fixed_strides(kernel: &Kernel, name: &str) -> Option<Vec<usize>> {
         .iter()
         .map(|a| kernel.sizes.get(a).copied())
         .collect::<Option<_>>()?;
-    let mut strides = vec![1usize; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1].checked_mul(shape[i + 1])?;
-    }
-    Some(strides)
+    crate::layout::row_major(&shape)
 }
 
-/// For a kernel that is a batch of matrix products: the call that runs this contraction
-/// as one (returning early), before the loop nest that runs when it declines.
+/// For a kernel that is a batch of matrix products (or a gradient of a bias): the call
+/// that runs this contraction on the fast path (returning early), before the loop nest
+/// that runs when it declines.
 fn lowered_call(program: &Program, gradient: Option<&Gradient>) -> Option<TokenStream> {
     let kernel = &program.kernel;
     let private = private();
-    if let (Some(g), Some(axis)) = (gradient, kernel.bias) {
-        if g.wrt == Wrt::Bias {
-            // A sum over every output axis but the bias's: vectorised and split over
-            // threads, whatever the kernel.
-            let output = &kernel.output;
-            return Some(quote! {
-                if #private::lowered::grad_bias(&[#(#output),*], #axis, extents, s_grad_y, out) {
-                    return ::core::result::Result::Ok(());
-                }
-            });
-        }
-    }
-    let plan = gemm_plan(kernel)?;
-    let tensor = |operand: usize| {
-        let name = &kernel.operands[operand].name;
-        let (s, t) = (slice(name), format_ident!("{}", name));
-        quote!(#private::Tensor { data: #s, shape: #t.shape() })
-    };
-    let shape =
-        |operand: usize| quote!(&#private::physical_shape(&compiled.kernel, #operand, extents));
-    let call = match gradient.map(|g| g.wrt) {
-        None => {
-            let (a, b) = (tensor(plan.a), tensor(plan.b));
-            let bias = match kernel.bias {
-                Some(axis) => quote!(::core::option::Option::Some((#axis, s_bias))),
-                None => quote!(::core::option::Option::None),
+    let call = quote!(#private::Call::new(facts(), extents));
+    let lowered = match gradient.map(|g| g.wrt) {
+        // A sum over every output axis but the bias's, whatever the kernel.
+        Some(Wrt::Bias) => quote!(#private::lowered::grad_bias(#call, s_grad_y, out)),
+        wrt => {
+            let plan = gemm_plan(kernel)?;
+            let tensor = |operand: usize| {
+                let name = &kernel.operands[operand].name;
+                let (s, t) = (slice(name), format_ident!("{}", name));
+                quote!(#private::Tensor { data: #s, shape: #t.shape() })
             };
-            quote!(#private::lowered::forward(&compiled.kernel, plan, extents, #a, #b, #bias, out))
+            match wrt {
+                None => {
+                    let (a, b) = (tensor(plan.a), tensor(plan.b));
+                    let bias = match kernel.bias {
+                        Some(_) => quote!(::core::option::Option::Some(s_bias)),
+                        None => quote!(::core::option::Option::None),
+                    };
+                    quote!(#private::lowered::forward(#call, #a, #b, #bias, out))
+                }
+                Some(Wrt::Operand(i)) if i == plan.a => {
+                    let b = tensor(plan.b);
+                    quote!(#private::lowered::grad_a(#call, #b, s_grad_y, out))
+                }
+                _ => {
+                    let a = tensor(plan.a);
+                    quote!(#private::lowered::grad_b(#call, #a, s_grad_y, out))
+                }
+            }
         }
-        Some(Wrt::Operand(i)) if i == plan.a => {
-            let (a, b) = (shape(plan.a), tensor(plan.b));
-            quote!(#private::lowered::grad_a(&compiled.kernel, plan, extents, #a, #b, s_grad_y, out))
-        }
-        Some(Wrt::Operand(_)) => {
-            let (a, b) = (tensor(plan.a), shape(plan.b));
-            quote!(#private::lowered::grad_b(&compiled.kernel, plan, extents, #a, #b, s_grad_y, out))
-        }
-        Some(Wrt::Bias) => return None,
     };
     Some(quote! {
-        let compiled = compiled();
-        if let ::core::option::Option::Some(plan) = &compiled.plan {
-            if #call {
-                return ::core::result::Result::Ok(());
-            }
+        if #lowered {
+            return ::core::result::Result::Ok(());
         }
     })
 }

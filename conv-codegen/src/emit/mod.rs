@@ -1,6 +1,7 @@
 //! Code generation: one module per kernel, or the errors plus stub items.
 
 mod api;
+mod facts;
 mod kernels;
 mod names;
 mod nest;
@@ -52,6 +53,7 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     let spec = &program.kernel.spec;
     let source = crate::source::kernel_source(&program.kernel);
     let derivation = text::derivation(program);
+    let facts = facts::facts(&crate::facts::Facts::derive(program.clone()));
     let derivation_doc = std::iter::once(" ```text".to_string())
         .chain(derivation.lines().map(|line| format!(" {line}")))
         .chain(std::iter::once(" ```".to_string()));
@@ -71,22 +73,25 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
             pub const SPEC: &str = #spec;
             /// The derived forward and gradient contractions, as text.
             pub const DERIVATION: &str = #derivation;
-            /// The kernel as kernel text, which the reference interpreter runs.
+            /// The kernel as kernel text, which the reference interpreter can run.
             pub const SOURCE: &str = #source;
             /// The element type of operands, results and gradients.
             pub type Elem = #elem;
 
-            /// The kernel, rebuilt from `SOURCE` on first use, that shapes are checked against.
-            static KERNEL: ::std::sync::OnceLock<#private::Compiled> = ::std::sync::OnceLock::new();
+            /// What the macro derived: the checked declaration, every contraction, the
+            /// plan as matrix products and the transposed gradient kernel.
+            static FACTS: ::std::sync::LazyLock<#private::model::facts::Facts> =
+                ::std::sync::LazyLock::new(|| #facts);
 
-            /// The kernel, rebuilt from `SOURCE` on first use, and its plan as matrix products.
-            fn compiled() -> &'static #private::Compiled {
-                #private::compiled(&KERNEL, SOURCE)
+            /// What the macro derived about this kernel, which shapes are checked against
+            /// and the fast path plans from.
+            pub fn facts() -> &'static #private::model::facts::Facts {
+                &FACTS
             }
 
             /// Every extent, from the operands' shapes, or the first mismatch.
             fn extents(shapes: &[&[usize]]) -> ::core::result::Result<::std::sync::Arc<#private::Extents>, ::conv_runtime::ShapeError> {
-                #private::resolve(compiled(), shapes)
+                #private::resolve(facts(), shapes)
             }
 
             #api

@@ -1,21 +1,29 @@
 //! `conv-explain 'KERNEL TEXT'`: what the compiler makes of one or more kernel
 //! declarations (the grammar of `conv_kernel!`): the parsed kernel, the output shape
-//! and every derived contraction, or every error, pointing into the text.
+//! and every derived contraction, or every error, pointing into the text; with
+//! `--extents`, which path each pass takes for those extents and why.
 
-use conv_codegen::ir::{Gradient, Program};
-use conv_codegen::text;
+use conv_model::facts::Facts;
+use conv_model::ir::{Gradient, Program};
+use conv_model::text;
 use conv_runtime::explain::{lex_error, render_errors};
 use conv_runtime::{compile_text, TextErrors};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: conv-explain [--no-code] 'KERNEL...'
+usage: conv-explain [--no-code] [--extents AXIS=N,...] 'KERNEL...'
 
 Explains kernel declarations written as inside `conv_kernel! { ... }` (one or more):
 the operands and their unfolds, the output shape, every derived gradient
 contraction and the code the macro generates (left out with --no-code). On errors,
 prints each one with its line and column and exits with 1.
+
+With --extents, also shows which path each pass (forward, every gradient) takes for
+operands of those extents, and why: the rule of the fast path's table that applies
+and the measurement behind it. Give every axis of the operands (an unfolded axis:
+its input length; a window axis: its taps, unless `size` fixes it).
 
 example:
   conv-explain 'conv(x, weight) = \"nchwkj,dckj->ndhw\" {
@@ -23,12 +31,20 @@ example:
       unfold x.w by j, stride = 2, pad = 1;
       bias d;
   }'
+  conv-explain --no-code --extents n=8,c=64,h=56,w=56,d=64,k=3,j=3 'conv(x, weight) = ...'
 ";
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let show_code = !args.iter().any(|a| a == "--no-code");
     args.retain(|a| a != "--no-code");
+    let extents = match take_extents(&mut args) {
+        Ok(extents) => extents,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let text = match args.as_slice() {
         [flag] if flag == "--help" || flag == "-h" => {
             print!("{USAGE}");
@@ -46,8 +62,20 @@ fn main() -> ExitCode {
     };
     match compiled {
         Ok(programs) => {
-            let explanations: Vec<String> =
-                programs.iter().map(|p| explain(p, show_code)).collect();
+            let mut explanations = Vec::new();
+            for program in &programs {
+                let mut text = explain(program, show_code);
+                if let Some(extents) = &extents {
+                    match paths(program, extents) {
+                        Ok(paths) => text.push_str(&paths),
+                        Err(message) => {
+                            eprintln!("error: {message}");
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                }
+                explanations.push(text);
+            }
             print!("{}", explanations.join("\n"));
             ExitCode::SUCCESS
         }
@@ -56,6 +84,81 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--extents a=N,b=M,...` (or `--extents=...`), removed from `args`.
+fn take_extents(args: &mut Vec<String>) -> Result<Option<BTreeMap<char, usize>>, String> {
+    let Some(at) = args.iter().position(|a| a.starts_with("--extents")) else {
+        return Ok(None);
+    };
+    let flag = args.remove(at);
+    let list = match flag.strip_prefix("--extents=") {
+        Some(list) => list.to_string(),
+        None if at < args.len() => args.remove(at),
+        None => return Err("--extents needs a list, e.g. --extents n=8,c=64".into()),
+    };
+    let mut extents = BTreeMap::new();
+    for item in list.split(',').filter(|i| !i.trim().is_empty()) {
+        let parsed = item.split_once('=').and_then(|(axis, n)| {
+            let mut letters = axis.trim().chars();
+            let axis = letters.next().filter(|_| letters.next().is_none())?;
+            Some((axis, n.trim().parse::<usize>().ok()?))
+        });
+        let (axis, n) =
+            parsed.ok_or_else(|| format!("`{item}` is not AXIS=N (one letter, a count)"))?;
+        extents.insert(axis, n);
+    }
+    Ok(Some(extents))
+}
+
+/// The path of every pass for operands of these extents, as a section of the output.
+fn paths(program: &Program, extents: &BTreeMap<char, usize>) -> Result<String, String> {
+    let kernel = &program.kernel;
+    let mut shapes = Vec::new();
+    for op in &kernel.operands {
+        let shape: Vec<usize> = (op.physical.iter())
+            .map(|a| extents.get(a).or(kernel.sizes.get(a)).copied())
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                let missing: Vec<String> = (op.physical.iter())
+                    .filter(|a| !extents.contains_key(a) && !kernel.sizes.contains_key(a))
+                    .map(|a| format!("{a}=N"))
+                    .collect();
+                format!(
+                    "--extents gives no extent for operand {}'s axes: add {}",
+                    op.name,
+                    missing.join(",")
+                )
+            })?;
+        shapes.push(shape);
+    }
+    let facts = Facts::derive(program.clone());
+    let views: Vec<&[usize]> = shapes.iter().map(|s| &s[..]).collect();
+    let paths = conv_runtime::paths::paths(&facts, &views).map_err(|e| e.to_string())?;
+    let given: Vec<String> = extents.iter().map(|(a, n)| format!("{a}={n}")).collect();
+    let mut out = format!("\nPaths for {} (", given.join(","));
+    let operands: Vec<String> = (kernel.operands.iter().zip(&shapes))
+        .map(|(op, shape)| format!("{} {shape:?}", op.name))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{}; {} threads)",
+        operands.join(", "),
+        rayon::current_num_threads()
+    );
+    for path in paths {
+        let _ = writeln!(out, "  {path}");
+    }
+    if let Some(transposed) = &facts.transposed {
+        let _ = writeln!(
+            out,
+            "  (transposed direct: grad_{} = \"{}\", grad_y unfolded with mirrored padding, the \
+             taps reversed)",
+            kernel.operands[facts.plan.as_ref().map_or(0, |p| p.a)].name,
+            transposed.kernel.spec
+        );
+    }
+    Ok(out)
 }
 
 /// Where the sections of the derivation text begin: (first line starts with, heading).
@@ -130,5 +233,5 @@ fn fold_note(program: &Program, gradient: &Gradient) -> String {
 
 /// The Rust code the macro emits for this kernel, pretty-printed as `cargo expand` would.
 fn generated_code(program: &Program) -> Option<String> {
-    conv_runtime::expanded_code(&conv_codegen::source::kernel_source(&program.kernel)).ok()
+    conv_runtime::expanded_code(&conv_model::source::kernel_source(&program.kernel)).ok()
 }

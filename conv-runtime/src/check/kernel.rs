@@ -108,7 +108,7 @@ pub fn check<K: Kernel>(
         name: K::Elem::NAME,
         round: |v| K::Elem::from_f64(v).to_f64(),
     };
-    check_f64(K::SOURCE, elem, &forward, &gradient, shapes, seed)
+    check_f64(kernel.facts(), elem, &forward, &gradient, shapes, seed)
 }
 
 /// The forward result of a kernel from its operands and bias, all in f64.
@@ -126,16 +126,16 @@ struct Elem {
 
 /// [`check`] of a kernel seen through f64 arrays.
 fn check_f64(
-    source: &str,
+    facts: &conv_model::facts::Facts,
     elem: Elem,
     kernel_forward: &Forward<'_>,
     kernel_gradient: &Gradient<'_>,
     shapes: &[&[usize]],
     seed: u64,
 ) -> Result<KernelReport, ShapeError> {
-    let interpreter = Interpreter::new(source).unwrap_or_else(|e| {
-        unreachable!("conv_kernel! only generates kernels whose source compiles: {e}")
-    });
+    // The interpreter runs the contractions the macro derived, with none of the
+    // generated code.
+    let interpreter = Interpreter::from_program(facts.program.clone());
     let mut random = Random(seed.wrapping_mul(2).wrapping_add(1));
     let inputs: Vec<ArrayD<f64>> = shapes.iter().map(|s| random.array(s, elem.round)).collect();
     let bias = match interpreter.kernel().bias {

@@ -4,8 +4,8 @@ use super::dense::{for_each_point, Dense};
 use crate::padding;
 use crate::shapes::Extents;
 use crate::ShapeError;
-use conv_codegen::ir::{Contraction, Index, Source};
-use conv_codegen::kernel::{Geometry, Kernel, PadMode};
+use conv_model::ir::{Contraction, Index, Source};
+use conv_model::kernel::{Geometry, Kernel, PadMode};
 
 /// How one dimension of an input is indexed by the loop point.
 enum Plan {
@@ -106,7 +106,7 @@ pub(crate) fn contract(
 pub(crate) fn geometry_of(
     kernel: &Kernel,
     extents: &Extents,
-    window: &conv_codegen::kernel::Window,
+    window: &conv_model::kernel::Window,
 ) -> Geometry {
     let index = kernel
         .windows

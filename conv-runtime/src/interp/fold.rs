@@ -6,8 +6,8 @@ use super::dense::{for_each_point, Dense};
 use crate::padding;
 use crate::shapes::Extents;
 use crate::ShapeError;
-use conv_codegen::ir::FoldAxis;
-use conv_codegen::kernel::{Geometry, Kernel, Operand};
+use conv_model::ir::FoldAxis;
+use conv_model::kernel::{Geometry, Kernel, Operand};
 
 /// The view entries `(a, k)` that read input position `p`, from the phase table of the fold.
 fn readers(fold: &FoldAxis, g: &Geometry, p: usize) -> Vec<(usize, usize)> {

@@ -11,11 +11,12 @@ mod dense;
 pub(crate) use dense::for_each_point;
 mod fold;
 
+#[cfg(feature = "text")]
 use crate::kernel_text::{compile_text, TextDiagnostic, TextErrors};
 use crate::shapes::{check_tensor, resolve, Extents};
 use crate::{Element, ShapeError};
-use conv_codegen::ir::{Program, Wrt};
-use conv_codegen::kernel::Kernel;
+use conv_model::ir::{Program, Wrt};
+use conv_model::kernel::Kernel;
 use dense::Dense;
 use ndarray::{ArrayD, ArrayViewD};
 
@@ -77,7 +78,8 @@ impl Interpreter {
     /// Compiles kernel text holding exactly one kernel, e.g.
     /// `k(x, weight) = "nchwkj,dckj->ndhw" { unfold x.h by k, stride = 2; unfold x.w by j; }`.
     /// The errors are those [`compile_text`] reports, and one for a text of several
-    /// kernels.
+    /// kernels. Needs the `text` feature (on by default).
+    #[cfg(feature = "text")]
     pub fn new(text: &str) -> Result<Self, TextErrors> {
         let mut programs = compile_text(text)?;
         if programs.len() != 1 {
@@ -92,7 +94,8 @@ impl Interpreter {
         Ok(Interpreter::from_program(programs.remove(0)))
     }
 
-    /// Runs a kernel already compiled, e.g. one of those [`compile_text`] returns.
+    /// Runs a kernel already compiled: one of those `compile_text` returns, or a
+    /// generated kernel's `facts().program`.
     pub fn from_program(program: Program) -> Self {
         Interpreter { program }
     }
@@ -105,7 +108,7 @@ impl Interpreter {
 
     /// The canonical text of the kernel and every derived contraction.
     pub fn derivation(&self) -> String {
-        conv_codegen::text::derivation(&self.program)
+        conv_model::text::derivation(&self.program)
     }
 
     /// The checked declaration: operands, unfolds, sizes, bias and element type.

@@ -5,7 +5,6 @@
 
 use super::lanes;
 use super::simd::vectorized;
-use super::THRESHOLD;
 use crate::shapes::Extents;
 use crate::Element;
 use rayon::prelude::*;
@@ -58,8 +57,7 @@ pub(crate) fn add_bias<T: Element>(
 
 /// The gradient of the bias along `axis` of the output (axes `output`, extents
 /// `extents`): `out[i]` = the sum of the row-major `grad_y` over every index whose
-/// `axis` is `i`. `false` (and `out` untouched) below the calling thread's threshold,
-/// where the generated loop nest, which has no set-up cost, does it.
+/// `axis` is `i`. `false` (and `out` untouched) when the shapes do not agree.
 pub fn grad_bias<T: Element>(
     output: &[char],
     axis: char,
@@ -67,9 +65,6 @@ pub fn grad_bias<T: Element>(
     grad_y: &[T],
     out: &mut [T],
 ) -> bool {
-    if grad_y.len() < THRESHOLD.with(|t| t.get()).max(1) {
-        return false;
-    }
     let (len, inner) = split(output, &extents.axes, axis);
     let block = len * inner;
     if block == 0 || out.len() != len || grad_y.len() % block != 0 {

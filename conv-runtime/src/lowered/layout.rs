@@ -3,8 +3,8 @@
 
 use crate::padding;
 use crate::shapes::Extents;
-use conv_codegen::gemm_plan::GemmPlan;
-use conv_codegen::kernel::{Geometry, Kernel, Window};
+use conv_model::gemm_plan::GemmPlan;
+use conv_model::kernel::{Geometry, Kernel, Window};
 
 /// The positions a window reads: `table[a * taps + t]` is the input position at padded
 /// position `a*stride + t*dilation`, or `None` for a zero.
@@ -67,8 +67,13 @@ pub(crate) struct TensorLayout {
 }
 
 impl TensorLayout {
-    fn new(kernel: &Kernel, physical: &[char], shape: &[usize], operand: Option<usize>) -> Self {
-        let strides = crate::__private::row_major(shape);
+    fn new(
+        kernel: &Kernel,
+        physical: &[char],
+        shape: &[usize],
+        operand: Option<usize>,
+    ) -> Option<Self> {
+        let strides = conv_model::layout::row_major(shape)?;
         let dims = physical
             .iter()
             .zip(strides)
@@ -85,7 +90,7 @@ impl TensorLayout {
                 )
             })
             .collect();
-        TensorLayout { dims }
+        Some(TensorLayout { dims })
     }
 
     /// The stride of the dimension indexed by `axis` directly, 0 if none is.
@@ -139,9 +144,9 @@ impl Layout {
             &kernel.operands[plan.a].physical,
             a_shape,
             Some(plan.a),
-        );
-        let b = TensorLayout::new(kernel, &kernel.operands[plan.b].physical, b_shape, None);
-        let c = TensorLayout::new(kernel, &kernel.output, &c_shape, None);
+        )?;
+        let b = TensorLayout::new(kernel, &kernel.operands[plan.b].physical, b_shape, None)?;
+        let c = TensorLayout::new(kernel, &kernel.output, &c_shape, None)?;
         let merges =
             |outer: char, inner: char| c.stride_of(outer) == c.stride_of(inner) * len[&inner];
         // The longest tail of the row axes that C stores as one stride.

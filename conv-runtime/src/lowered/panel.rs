@@ -5,7 +5,7 @@
 
 use super::layout::{DimIndex, Layout};
 use crate::Element;
-use conv_codegen::kernel::PadMode;
+use conv_model::kernel::PadMode;
 use std::ops::Range;
 
 /// Which index of `A` is stored innermost in a panel.
@@ -524,7 +524,7 @@ pub(crate) fn parts(layout: &Layout, axes: &[char], taps: bool) -> Vec<Part> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use conv_codegen::gemm_plan::gemm_plan;
+    use conv_model::gemm_plan::gemm_plan;
 
     /// A run as plain values: length, interior, first, step, border (base, stride, tap).
     type Described = (

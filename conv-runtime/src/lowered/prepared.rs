@@ -7,8 +7,8 @@
 use super::direct::Direct;
 use super::product::Product;
 use crate::shapes::Extents;
-use conv_codegen::gemm_plan::GemmPlan;
-use conv_codegen::kernel::Kernel;
+use conv_model::gemm_plan::GemmPlan;
+use conv_model::kernel::Kernel;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -100,7 +100,7 @@ pub(crate) fn prepared(
 mod tests {
     use super::*;
     use crate::Interpreter;
-    use conv_codegen::gemm_plan::gemm_plan;
+    use conv_model::gemm_plan::gemm_plan;
 
     fn prepare(source: &str, a: &[usize], b: &[usize]) -> Option<Arc<Prepared>> {
         let interp = Interpreter::new(source).expect("a valid kernel");

@@ -6,8 +6,8 @@ use super::layout::{DimIndex, Layout, TensorLayout};
 use super::panel::{parts, Panels, Part};
 use crate::shapes::Extents;
 use crate::Element;
-use conv_codegen::gemm_plan::GemmPlan;
-use conv_codegen::kernel::Kernel;
+use conv_model::gemm_plan::GemmPlan;
+use conv_model::kernel::Kernel;
 use std::ops::Range;
 
 /// Panels hold about this many elements, so that a block stays in the L2 cache.

@@ -138,3 +138,43 @@ pub(crate) fn grad_a<T: Element>(
         |start, kp, run| scatter(&run, packed[kp], &grad_y[start..], step, grad, origin),
     );
 }
+
+/// `C = A * B` for every outer point, in parallel over the chunks of C they own (in
+/// order when they do not own one).
+pub(crate) fn forward_all<T: Element>(p: &Product, a: &[T], packed: &[Vec<T>], out: &mut [T]) {
+    use rayon::prelude::*;
+    match p.chunks(&p.layout.c, &p.outer_c, out.len()) {
+        Some((len, by_chunk)) => {
+            out.par_chunks_mut(len.max(1))
+                .enumerate()
+                .for_each(|(chunk, c)| {
+                    let o = by_chunk[chunk];
+                    forward(p, o, a, &packed[p.batch_of(o)], c, chunk * len);
+                })
+        }
+        None => (0..p.outer.len()).for_each(|o| forward(p, o, a, &packed[p.batch_of(o)], out, 0)),
+    }
+}
+
+/// The gradient of B: one sum per batch point, over its outer points in order, added
+/// into `out`.
+pub(crate) fn grad_b_all<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &mut [T]) {
+    use rayon::prelude::*;
+    let (k_offsets, n_offsets) = p.b_offsets();
+    let sums: Vec<Vec<T>> = (0..p.batch_points())
+        .into_par_iter()
+        .map(|g| {
+            let mut acc = vec![T::zero(); p.k_len];
+            for o in g * p.per_batch..(g + 1) * p.per_batch {
+                grad_b(p, o, a, grad_y, &mut acc);
+            }
+            acc
+        })
+        .collect();
+    for (g, acc) in sums.iter().enumerate() {
+        let base = p.outer_b[g * p.per_batch] + n_offsets[0];
+        for (&k, &v) in k_offsets.iter().zip(acc) {
+            out[base + k] = out[base + k] + v;
+        }
+    }
+}

@@ -5,7 +5,7 @@
 
 use super::{forward, grad_b, set_min_macs, Tensor};
 use crate::Interpreter;
-use conv_codegen::gemm_plan::gemm_plan;
+use conv_model::gemm_plan::gemm_plan;
 use ndarray::ArrayViewD;
 
 fn values(count: usize, seed: usize) -> Vec<f64> {
@@ -32,6 +32,8 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
     let kernel = interp.kernel();
     let plan = gemm_plan(kernel).expect("a batch of products");
     let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    let call = super::Call::new(&facts, &extents);
     let data: Vec<Vec<f64>> = (0..2)
         .map(|i| values(shapes[i].iter().product(), i))
         .collect();
@@ -52,12 +54,10 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
     set_min_macs(0);
     let mut out = vec![0.0; expected.len()];
     let taken = forward(
-        kernel,
-        &plan,
-        &extents,
+        call,
         tensor(plan.a),
         tensor(plan.b),
-        Some((bias_axis, &bias[..])),
+        Some(&bias[..]),
         &mut out,
     );
     assert!(taken, "{source}: the fast forward runs");
@@ -72,7 +72,8 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         .all(|a| kernel.output.contains(a) || kernel.window_of(*a).is_some())
     {
         // One column: the direct kernel's gradient must be the one that runs.
-        let product = super::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
+        let product =
+            super::product::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
         let product = product.expect("a product");
         assert!(
             super::direct::Direct::new(&product, out.len()).is_some(),
@@ -80,15 +81,7 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         );
     }
     let mut grad = vec![0.0; data[plan.b].len()];
-    let taken = grad_b(
-        kernel,
-        &plan,
-        &extents,
-        tensor(plan.a),
-        shapes[plan.b],
-        &grad_y,
-        &mut grad,
-    );
+    let taken = grad_b(call, tensor(plan.a), &grad_y, &mut grad);
     assert!(taken, "{source}: the fast grad_b runs");
     let want = grads.operands[plan.b].as_standard_layout();
     close(
@@ -97,11 +90,11 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         want.as_slice().expect("standard"),
     );
     let mut grad_bias = vec![0.0; bias.len()];
-    let taken = super::grad_bias(&kernel.output, bias_axis, &extents, &grad_y, &mut grad_bias);
+    let taken = super::grad_bias(call, &grad_y, &mut grad_bias);
     assert!(taken, "{source}: the fast grad_bias runs");
     let want = grads.bias.expect("a bias").into_raw_vec_and_offset().0;
     close(&format!("{source}: grad of the bias"), &grad_bias, &want);
-    set_min_macs(super::MIN_MACS);
+    set_min_macs(super::choose::MIN_MACS);
 }
 
 #[test]
@@ -150,6 +143,8 @@ fn in_place(source: &str, shapes: [&[usize]; 2]) -> bool {
     let kernel = interp.kernel();
     let plan = gemm_plan(kernel).expect("a batch of products");
     let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    let call = super::Call::new(&facts, &extents);
     let data: Vec<Vec<f64>> = (0..2)
         .map(|i| values(shapes[i].iter().product(), i))
         .collect();
@@ -169,9 +164,7 @@ fn in_place(source: &str, shapes: [&[usize]; 2]) -> bool {
     set_min_macs(0);
     let mut out = vec![0.0; y.len()];
     assert!(forward(
-        kernel,
-        &plan,
-        &extents,
+        call,
         tensor(plan.a),
         tensor(plan.b),
         None,
@@ -179,37 +172,22 @@ fn in_place(source: &str, shapes: [&[usize]; 2]) -> bool {
     ));
     close(&format!("{source}: forward"), &out, &standard(&y));
     let mut grad = vec![0.0; data[plan.a].len()];
-    assert!(super::grad_a(
-        kernel,
-        &plan,
-        &extents,
-        shapes[plan.a],
-        tensor(plan.b),
-        &grad_y,
-        &mut grad
-    ));
+    assert!(super::grad_a(call, tensor(plan.b), &grad_y, &mut grad));
     close(
         &format!("{source}: grad of A"),
         &grad,
         &standard(&grads.operands[plan.a]),
     );
     let mut grad = vec![0.0; data[plan.b].len()];
-    assert!(grad_b(
-        kernel,
-        &plan,
-        &extents,
-        tensor(plan.a),
-        shapes[plan.b],
-        &grad_y,
-        &mut grad
-    ));
+    assert!(grad_b(call, tensor(plan.a), &grad_y, &mut grad));
     close(
         &format!("{source}: grad of B"),
         &grad,
         &standard(&grads.operands[plan.b]),
     );
-    set_min_macs(super::MIN_MACS);
-    let product = super::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
+    set_min_macs(super::choose::MIN_MACS);
+    let product =
+        super::product::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
     product.expect("a product").a_in_place.is_some()
 }
 
@@ -239,6 +217,8 @@ fn grad_a_on(source: &str, shapes: [&[usize]; 2], threads: usize) -> (bool, Vec<
     let kernel = interp.kernel();
     let plan = gemm_plan(kernel).expect("a batch of products");
     let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    let call = super::Call::new(&facts, &extents);
     let data: Vec<Vec<f64>> = (0..2)
         .map(|i| values(shapes[i].iter().product(), i))
         .collect();
@@ -260,9 +240,8 @@ fn grad_a_on(source: &str, shapes: [&[usize]; 2], threads: usize) -> (bool, Vec<
     let grad = pool.install(|| {
         set_min_macs(0);
         let mut grad = vec![0.0; data[plan.a].len()];
-        let (a, g) = (shapes[plan.a], &grad_y);
-        assert!(super::grad_a(kernel, &plan, &extents, a, b, g, &mut grad));
-        set_min_macs(super::MIN_MACS);
+        assert!(super::grad_a(call, b, &grad_y, &mut grad));
+        set_min_macs(super::choose::MIN_MACS);
         grad
     });
     let want = grads.operands[plan.a].as_standard_layout();
@@ -271,9 +250,10 @@ fn grad_a_on(source: &str, shapes: [&[usize]; 2], threads: usize) -> (bool, Vec<
         &grad,
         want.as_slice().expect("standard"),
     );
-    let product = super::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
+    let product =
+        super::product::Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]);
     let product = product.expect("a product");
-    let split = super::leading_values(&product, grad.len()).is_some();
+    let split = super::gemm_path::leading_values(&product, grad.len()).is_some();
     (split, grad)
 }
 

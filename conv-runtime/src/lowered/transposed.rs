@@ -4,112 +4,58 @@
 //! which is `grad_y` padded by `span - 1 - lo` before and `span - 1 - hi` after,
 //! unfolded with the same dilation and correlated with the taps of `w` reversed. That
 //! needs no panel and no fold, where the GEMM path writes every window's column and adds
-//! it back.
+//! it back. The macro derives the transposed kernel ([`Transposed`]); a call only fills
+//! in its pads and window sizes.
+//!
+//! [`Transposed`]: conv_model::facts::Transposed
 
-use super::{prepare, Tensor};
-use crate::shapes::Extents;
+use super::call::Call;
+use super::choose::min_macs;
+use super::prepared::{self, Prepared};
+use super::product::Product;
 use crate::Element;
-use conv_codegen::gemm_plan::{gemm_plan, GemmPlan};
-use conv_codegen::kernel::{Kernel, Operand, Pad, PadMode, Window};
+use std::sync::Arc;
 
-/// `grad_a` through the direct kernel, if the kernel has that shape; `false` (and `out`
-/// untouched) otherwise.
-pub(crate) fn grad_a<T: Element>(
-    kernel: &Kernel,
-    plan: &GemmPlan,
-    extents: &Extents,
-    b: &Tensor<T>,
-    grad_y: &[T],
-    out: &mut [T],
-) -> bool {
-    let Some(transposed) = transposed(kernel, plan, extents) else {
-        return false;
-    };
-    let Some(t_plan) = gemm_plan(&transposed).filter(|p| (p.a, p.b) == (0, 1)) else {
-        return false;
-    };
-    let y_shape: Vec<usize> = kernel.output.iter().map(|&a| extents.of(a)).collect();
-    let Ok(t_extents) = crate::shapes::resolve(&transposed, &[&y_shape, b.shape]) else {
-        return false;
-    };
-    let y = Tensor {
-        data: grad_y,
-        shape: &y_shape,
-    };
-    let Some(prepared) = prepare(&transposed, &t_plan, &t_extents, &y, b) else {
-        return false;
-    };
-    let Some(direct) = prepared.direct(out.len()) else {
-        return false;
-    };
-    // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
-    let taps: Vec<char> = kernel.windows.iter().map(|w| w.window).collect();
-    let packed = prepared.product.pack_b(b.data, true, &taps);
-    direct.forward(&prepared.product, y.data, &packed, None, out);
-    true
+/// The transposed kernel's prepared product for this call, if the kernel has one, the
+/// call's geometry allows it, it is big enough and the direct kernel runs it into an
+/// output of `out_len` elements (A's gradient).
+pub(crate) fn prepare(call: Call<'_>, out_len: usize) -> Option<Arc<Prepared>> {
+    let template = call.facts.transposed.as_ref()?;
+    let kernel = template.for_geometries(call.kernel(), &call.extents.windows)?;
+    let y_shape = call.output_shape();
+    let plan = call.plan()?;
+    let b_shape = call.operand_shape(plan.b);
+    let extents = crate::shapes::resolve(&kernel, &[&y_shape, &b_shape]).ok()?;
+    let macs = Product::macs(&template.plan, &extents);
+    if macs == 0 || macs < min_macs() {
+        return None;
+    }
+    let prepared = prepared::prepared(&kernel, &template.plan, &extents, &y_shape, &b_shape)?;
+    prepared.direct(out_len)?;
+    Some(prepared)
 }
 
-/// The kernel `grad_y (x) w -> a`: `grad_y` (the output's axes) unfolded along every
-/// window's axis with the mirrored padding, `w` as it is, the windowed operand's axes
-/// out; `None` unless every window has stride 1, zero padding (or none) no wider than
-/// its span less one on either side, and slides along an output axis.
-fn transposed(kernel: &Kernel, plan: &GemmPlan, extents: &Extents) -> Option<Kernel> {
-    let a = &kernel.operands[plan.a];
-    let b = &kernel.operands[plan.b];
-    let mut windows = Vec::new();
-    for (w, g) in kernel.windows.iter().zip(&extents.windows) {
-        let mirrored = |pad: usize| (g.span - 1).checked_sub(pad);
-        let zero_pad = w.mode == PadMode::Zeros || (g.lo, g.hi) == (0, 0);
-        if w.operand != plan.a || w.stride != 1 || !zero_pad || !kernel.output.contains(&w.axis) {
-            return None;
-        }
-        windows.push(Window {
-            operand: 0,
-            pad: Pad::Explicit {
-                lo: mirrored(g.lo)?,
-                hi: mirrored(g.hi)?,
-            },
-            mode: PadMode::Zeros,
-            ..*w
-        });
-    }
-    let mut view = kernel.output.clone();
-    view.extend(kernel.windows.iter().map(|w| w.window));
-    let sizes = kernel
-        .windows
-        .iter()
-        .zip(&extents.windows)
-        .map(|(w, g)| (w.window, g.window))
-        .collect();
-    Some(Kernel {
-        name: format!("{}_grad_{}", kernel.name, a.name),
-        docs: Vec::new(),
-        spec: format!(
-            "{},{}->{}",
-            view.iter().collect::<String>(),
-            b.view.iter().collect::<String>(),
-            a.physical.iter().collect::<String>()
-        ),
-        operands: vec![
-            Operand {
-                name: "grad_y".into(),
-                physical: kernel.output.clone(),
-                view,
-            },
-            b.clone(),
-        ],
-        output: a.physical.clone(),
-        windows,
-        sizes,
-        bias: None,
-        dtype: kernel.dtype,
-    })
+/// `grad_a` through the direct kernel, on the transposed kernel's product.
+pub(crate) fn grad_a<T: Element>(
+    call: Call<'_>,
+    transposed: &Prepared,
+    b: &[T],
+    grad_y: &[T],
+    out: &mut [T],
+) {
+    let Some(direct) = transposed.direct(out.len()) else {
+        unreachable!("`prepare` checked the direct kernel")
+    };
+    // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
+    let taps: Vec<char> = call.kernel().windows.iter().map(|w| w.window).collect();
+    let packed = transposed.product.pack_b(b, true, &taps);
+    direct.forward(&transposed.product, grad_y, &packed, None, out);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::lowered::set_min_macs;
+    use crate::lowered::choose::{path_of, Pass, MIN_MACS};
+    use crate::lowered::{set_min_macs, Call, Path, Tensor};
     use crate::Interpreter;
     use ndarray::ArrayViewD;
 
@@ -124,8 +70,10 @@ mod tests {
     fn transposed_grad(source: &str, shapes: [&[usize]; 2]) -> bool {
         let interp = Interpreter::new(source).expect("a valid kernel");
         let kernel = interp.kernel();
-        let plan = gemm_plan(kernel).expect("a batch of products");
+        let facts = conv_model::facts::Facts::derive(interp.program().clone());
+        let plan = facts.plan.clone().expect("a batch of products");
         let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+        let call = Call::new(&facts, &extents);
         let data: Vec<Vec<f64>> = (0..2)
             .map(|i| values(shapes[i].iter().product(), i))
             .collect();
@@ -148,8 +96,9 @@ mod tests {
         set_min_macs(0);
         // The direct kernel writes every element: NaN shows one it missed.
         let mut got = vec![f64::NAN; want.len()];
-        let taken = grad_a(kernel, &plan, &extents, &b, &grad_y, &mut got);
-        set_min_macs(crate::lowered::MIN_MACS);
+        let taken = path_of(call, Pass::GradA) == Path::Transposed;
+        assert!(crate::lowered::grad_a(call, b, &grad_y, &mut got));
+        set_min_macs(MIN_MACS);
         if taken {
             let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
             for (i, (g, w)) in got.iter().zip(want.iter()).enumerate() {

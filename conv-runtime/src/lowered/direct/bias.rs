@@ -1,7 +1,7 @@
 //! The bias added as the direct kernel copies its tiles out, instead of in a second pass
 //! over the output (for a depthwise convolution, a pass as long as the convolution).
 
-use super::Direct;
+use super::plan::Direct;
 use crate::lowered::product::Product;
 use crate::Element;
 

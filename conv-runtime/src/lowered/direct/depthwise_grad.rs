@@ -2,7 +2,7 @@
 //! direct kernel's padded copy: every tap is one long dot product of grad_y, spread over
 //! the virtual positions, with a shifted stretch of `P`.
 
-use super::Direct;
+use super::plan::Direct;
 use crate::lowered::product::Product;
 use crate::lowered::simd::vectorized;
 use crate::Element;

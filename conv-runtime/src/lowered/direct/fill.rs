@@ -4,7 +4,7 @@
 //! is written, then read back from memory.
 
 use super::padded::Kind;
-use super::{Direct, SINGLE_WIDTH, WIDTH};
+use super::plan::{Direct, SINGLE_WIDTH, WIDTH};
 use crate::lowered::lanes;
 use crate::lowered::layout::Layout;
 use crate::lowered::simd::vectorized;

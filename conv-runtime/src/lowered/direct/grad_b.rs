@@ -8,12 +8,42 @@
 //! faster, conv3d 1.5x, conv1d (no padding between rows, a long reduction that suits the
 //! GEMM) 0.9x.
 
-use super::Direct;
+use super::plan::Direct;
 use crate::lowered::product::Product;
 use crate::lowered::scratch;
 use crate::lowered::simd::vectorized;
 use crate::Element;
 use rayon::prelude::*;
+
+impl Direct {
+    /// The gradient of B, added into `out`: depthwise, taps as dot products with
+    /// shifted stretches of `P`; else register tiles of taps x columns over its
+    /// positions.
+    pub fn grad_b<T: Element>(&self, p: &Product, a: &[T], grad_y: &[T], out: &mut [T]) {
+        let n_len = p.n_len;
+        let sums = if self.pads_points(n_len) {
+            self.grad_b_single(p, a, None, grad_y)
+        } else {
+            scratch::with(|padded| {
+                self.pad(&p.layout, a, padded);
+                if n_len == 1 {
+                    self.grad_b_single(p, a, Some(padded), grad_y)
+                } else {
+                    self.grad_b_columns(p, padded, grad_y)
+                }
+            })
+        };
+        let (k_offsets, n_offsets) = p.b_offsets();
+        for (g, sum) in sums.iter().enumerate() {
+            let base = p.outer_b[g * p.per_batch];
+            for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(n_len)) {
+                for (&n, &v) in n_offsets.iter().zip(row) {
+                    out[base + k + n] = out[base + k + n] + v;
+                }
+            }
+        }
+    }
+}
 
 /// Taps per register tile (with [`COLUMNS`]: 24 AVX-512 registers of accumulators).
 const TAPS: usize = 6;

@@ -1,9 +1,11 @@
 //! The direct kernels against the interpreter, and the plan's pieces.
 
 use super::*;
+use crate::lowered::product::Product;
 use crate::lowered::{forward, grad_b, set_min_macs, Tensor};
+use crate::Element;
 use crate::Interpreter;
-use conv_codegen::gemm_plan::gemm_plan;
+use conv_model::gemm_plan::gemm_plan;
 use ndarray::ArrayViewD;
 
 fn values<T: Element>(count: usize, seed: usize) -> Vec<T> {
@@ -19,6 +21,8 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
     let kernel = interp.kernel();
     let plan = gemm_plan(kernel).expect("a batch of products");
     let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    let call = crate::lowered::Call::new(&facts, &extents);
     let data: Vec<Vec<T>> = shapes
         .iter()
         .enumerate()
@@ -43,7 +47,8 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
         Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b]).expect("a product");
     let plan_of = Direct::new(&product, expected.len());
     let direct = plan_of.is_some();
-    let runs = plan_of.is_some_and(|d| d.runs_forward(product.k_len));
+    let runs = crate::lowered::choose::path_of(call, crate::lowered::choose::Pass::Forward)
+        == crate::lowered::Path::Direct;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -55,12 +60,10 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
         let fill = if runs { f64::NAN } else { 0.0 };
         let mut out = vec![T::from_f64(fill); expected.len()];
         let taken = forward(
-            kernel,
-            &plan,
-            &extents,
+            call,
             tensor(plan.a),
             tensor(plan.b),
-            bias.as_ref().map(|(axis, b)| (*axis, &b[..])),
+            bias.as_ref().map(|(_, b)| &b[..]),
             &mut out,
         );
         assert!(taken, "{source}: the fast path runs");
@@ -195,6 +198,8 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
     let kernel = interp.kernel();
     let plan = gemm_plan(kernel).expect("a batch of products");
     let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    let call = crate::lowered::Call::new(&facts, &extents);
     let data: Vec<Vec<T>> = shapes
         .iter()
         .enumerate()
@@ -230,15 +235,7 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
             data: &data[plan.a][..],
             shape: shapes[plan.a],
         };
-        let taken = grad_b(
-            kernel,
-            &plan,
-            &extents,
-            a,
-            shapes[plan.b],
-            &grad_y,
-            &mut grad,
-        );
+        let taken = grad_b(call, a, &grad_y, &mut grad);
         assert!(taken, "{source}: the fast path runs");
         grad
     });
@@ -337,11 +334,16 @@ fn strided_forward_passes_of_long_reductions_go_to_the_gemm() {
         let kernel = interp.kernel();
         let plan = gemm_plan(kernel).expect("a batch of products");
         let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
+        let facts = conv_model::facts::Facts::derive(interp.program().clone());
+        let call = crate::lowered::Call::new(&facts, &extents);
         let product = Product::new(kernel, &plan, &extents, shapes[plan.a], shapes[plan.b])
             .expect("a product");
         let out_len = kernel.output.iter().map(|&a| extents.of(a)).product();
-        let direct = Direct::new(&product, out_len).expect("the direct plan");
-        direct.runs_forward(product.k_len)
+        assert!(Direct::new(&product, out_len).is_some(), "the direct plan");
+        set_min_macs(0);
+        let path = crate::lowered::choose::path_of(call, crate::lowered::choose::Pass::Forward);
+        set_min_macs(crate::lowered::choose::MIN_MACS);
+        path == crate::lowered::Path::Direct
     };
     let strided = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }";
     let unit = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";

@@ -43,35 +43,3 @@ pub fn kernel_source(kernel: &Kernel) -> String {
     let _ = write!(out, " dtype {}; }}", kernel.dtype.name());
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::parse::parse_text;
-
-    fn kernel(text: &str) -> Kernel {
-        crate::check::check(&parse_text(text).kernels[0].ast).unwrap()
-    }
-
-    #[test]
-    fn round_trips_every_statement() {
-        let original = kernel(
-            r#"/// docs are not part of the source
-            k(x, weight) = "nchwkj,dckj->ndhw" {
-                unfold x.h by k, stride = 2, dilation = 3, pad = (1, 2), mode = reflect;
-                unfold x.w by j, pad = same, mode = circular;
-                size k = 3, h = 9;
-                bias d;
-                dtype f64;
-            }"#,
-        );
-        let again = kernel(&kernel_source(&original));
-        assert_eq!(
-            Kernel {
-                docs: Vec::new(),
-                ..original
-            },
-            again
-        );
-    }
-}

@@ -1,0 +1,137 @@
+//! Everything the macro derives about one kernel, in the form the runtime receives it:
+//! the checked declaration and every contraction ([`Program`]), the kernel's roles as a
+//! batch of matrix products ([`GemmPlan`]) and the gradient of its windowed operand as a
+//! forward convolution ([`Transposed`]). The macro emits these as Rust data; the fast
+//! path plans from them and parses nothing.
+
+use crate::gemm_plan::{gemm_plan, GemmPlan};
+use crate::ir::Program;
+use crate::kernel::{Geometry, Kernel, Operand, Pad, PadMode, Window};
+
+/// One kernel's derived facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub program: Program,
+    /// The kernel as a batch of matrix products, if it is one.
+    pub plan: Option<GemmPlan>,
+    /// The gradient of the plan's windowed operand as a forward convolution of `grad_y`,
+    /// if every window allows it.
+    pub transposed: Option<Transposed>,
+}
+
+impl Facts {
+    /// Derives the plan and the transposed kernel of a lowered program.
+    pub fn derive(program: Program) -> Facts {
+        let plan = gemm_plan(&program.kernel);
+        let transposed = plan
+            .as_ref()
+            .and_then(|plan| Transposed::derive(&program.kernel, plan));
+        Facts {
+            program,
+            plan,
+            transposed,
+        }
+    }
+
+    /// The checked declaration.
+    pub fn kernel(&self) -> &Kernel {
+        &self.program.kernel
+    }
+}
+
+/// For windows of stride 1 along output axes,
+/// `grad_a[.., h, ..] = sum over d, k of grad_y[.., d, h + lo - k*dil, ..] * b[d, .., k]`:
+/// `grad_y` padded by `span - 1 - lo` before and `span - 1 - hi` after, unfolded with the
+/// same dilation, correlated with the taps of `b` reversed. A forward convolution, which
+/// the direct kernel runs with no panel and no fold.
+///
+/// The pads depend on each window's geometry (its span, and `pad = same`), known once
+/// the extents are: [`Transposed::for_geometries`] fills them in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transposed {
+    /// `grad_y (x) b -> a`: operand 0 is `grad_y` (the output's axes, unfolded along
+    /// every window's axis), operand 1 is `b`; its windows' pads are placeholders.
+    pub kernel: Kernel,
+    /// Its plan, whose `a` is `grad_y` and `b` the original `b`.
+    pub plan: GemmPlan,
+}
+
+impl Transposed {
+    /// The transposed kernel of `kernel`, whose plan is `plan`; `None` unless every
+    /// window is on the plan's `a`, has stride 1 and slides along an output axis.
+    pub fn derive(kernel: &Kernel, plan: &GemmPlan) -> Option<Transposed> {
+        let a = &kernel.operands[plan.a];
+        let b = &kernel.operands[plan.b];
+        let fits =
+            |w: &Window| w.operand == plan.a && w.stride == 1 && kernel.output.contains(&w.axis);
+        if kernel.windows.is_empty() || !kernel.windows.iter().all(fits) {
+            return None;
+        }
+        let windows = kernel
+            .windows
+            .iter()
+            .map(|w| Window {
+                operand: 0,
+                pad: Pad::Explicit { lo: 0, hi: 0 },
+                mode: PadMode::Zeros,
+                ..*w
+            })
+            .collect();
+        let mut view = kernel.output.clone();
+        view.extend(kernel.windows.iter().map(|w| w.window));
+        let transposed = Kernel {
+            name: format!("{}_grad_{}", kernel.name, a.name),
+            docs: Vec::new(),
+            spec: format!(
+                "{},{}->{}",
+                view.iter().collect::<String>(),
+                b.view.iter().collect::<String>(),
+                a.physical.iter().collect::<String>()
+            ),
+            operands: vec![
+                Operand {
+                    name: "grad_y".into(),
+                    physical: kernel.output.clone(),
+                    view,
+                },
+                b.clone(),
+            ],
+            output: a.physical.clone(),
+            windows,
+            sizes: Default::default(),
+            bias: None,
+            dtype: kernel.dtype,
+        };
+        let plan = gemm_plan(&transposed).filter(|p| (p.a, p.b) == (0, 1))?;
+        Some(Transposed {
+            kernel: transposed,
+            plan,
+        })
+    }
+
+    /// The transposed kernel for the original windows' geometries (in declaration
+    /// order): each pad mirrored, each window's taps fixed. `None` when a pad is wider
+    /// than its window's span less one (`grad_y` would need a negative pad) or a window
+    /// pads in a mode other than zeros.
+    pub fn for_geometries(&self, original: &Kernel, geometries: &[Geometry]) -> Option<Kernel> {
+        let mut kernel = self.kernel.clone();
+        for ((w, o), g) in kernel
+            .windows
+            .iter_mut()
+            .zip(&original.windows)
+            .zip(geometries)
+        {
+            let zero_pad = o.mode == PadMode::Zeros || (g.lo, g.hi) == (0, 0);
+            if !zero_pad {
+                return None;
+            }
+            let mirrored = |pad: usize| (g.span - 1).checked_sub(pad);
+            w.pad = Pad::Explicit {
+                lo: mirrored(g.lo)?,
+                hi: mirrored(g.hi)?,
+            };
+            kernel.sizes.insert(w.window, g.window);
+        }
+        Some(kernel)
+    }
+}

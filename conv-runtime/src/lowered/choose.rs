@@ -1,0 +1,304 @@
+//! The one place that chooses how each pass runs: a table of rules, each with the path it
+//! sends a pass to and the measurement that put it there. The first row whose rule holds
+//! wins. `conv-explain --extents` prints the row that applies, and `CONV_KERNELS_VERBOSE`
+//! prints it for every call (see [`crate::trace`]).
+
+use super::call::Call;
+use super::prepared::{self, Prepared};
+use super::product::Product;
+use super::single;
+use conv_model::ir::Wrt;
+use std::cell::Cell;
+use std::fmt;
+use std::sync::Arc;
+
+/// Products with fewer multiply-adds than this run as the generated loop nest.
+pub(crate) const MIN_MACS: usize = 1 << 14;
+
+thread_local! {
+    pub(crate) static THRESHOLD: Cell<usize> = const { Cell::new(MIN_MACS) };
+}
+
+/// Sets, for the calling thread, the number of multiply-adds from which a kernel that is a
+/// batch of matrix products runs on the fast path (default 16384; 0: always,
+/// `usize::MAX`: never). Tests use it to run both ways on the same shapes.
+pub fn set_min_macs(macs: usize) {
+    THRESHOLD.with(|t| t.set(macs));
+}
+
+/// The calling thread's threshold.
+pub(crate) fn min_macs() -> usize {
+    THRESHOLD.with(Cell::get)
+}
+
+/// One pass of a kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Forward,
+    /// The gradient of the plan's windowed operand (`A`).
+    GradA,
+    /// The gradient of the other operand (`B`).
+    GradB,
+    GradBias,
+}
+
+/// How a pass runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// The generated loop nest.
+    LoopNest,
+    /// The direct kernel: a padded copy, every tap a shifted stretch of it.
+    Direct,
+    /// grad_a as a forward convolution of grad_y, by the direct kernel.
+    Transposed,
+    /// Products of one column (depthwise), as multiply-adds along rows.
+    SingleColumn,
+    /// A matrix product reading the windowless operand in place.
+    InPlace,
+    /// im2col panels and a register-blocked GEMM (folded back for grad_a).
+    Panels,
+    /// A vectorised sum over every output axis but the bias's.
+    BiasSum,
+}
+
+impl Path {
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::LoopNest => "loop nest",
+            Path::Direct => "direct",
+            Path::Transposed => "transposed direct",
+            Path::SingleColumn => "single column",
+            Path::InPlace => "GEMM in place",
+            Path::Panels => "panels + GEMM",
+            Path::BiasSum => "bias sum",
+        }
+    }
+}
+
+/// The row of the table that applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub path: Path,
+    /// The shape rule that held.
+    pub rule: &'static str,
+    /// Why that path: the measurement behind the row.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for Choice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} ({})", self.path.name(), self.rule, self.reason)
+    }
+}
+
+/// What the rows are decided on, worked out once per call (the product and its direct
+/// kernel are prepared once per kernel and shapes, and kept).
+pub(crate) struct Situation {
+    pass: Pass,
+    macs: usize,
+    threshold: usize,
+    plan: bool,
+    /// The prepared product, when the kernel is a batch of products at or above the
+    /// threshold whose layout fits.
+    pub prepared: Option<Arc<Prepared>>,
+    /// The direct kernel applies to this pass's product.
+    direct: bool,
+    /// Strided windows, as the direct kernel splits them into phases.
+    strided: bool,
+    /// The transposed kernel's prepared product, with a direct kernel (grad_a only).
+    pub transposed: Option<Arc<Prepared>>,
+}
+
+impl Situation {
+    fn new(call: Call<'_>, pass: Pass) -> Situation {
+        let plan = call.plan();
+        // The bias's gradient reads every element of grad_y once.
+        let macs = match (pass, plan) {
+            (Pass::GradBias, _) => call.output_shape().iter().product(),
+            (_, Some(plan)) => Product::macs(plan, call.extents),
+            (_, None) => 0,
+        };
+        let threshold = min_macs();
+        let mut s = Situation {
+            pass,
+            macs,
+            threshold,
+            plan: plan.is_some(),
+            prepared: None,
+            direct: false,
+            strided: false,
+            transposed: None,
+        };
+        if pass == Pass::GradBias {
+            return s;
+        }
+        let Some(plan) = plan.filter(|_| macs > 0 && macs >= threshold) else {
+            return s;
+        };
+        let (a, b) = (call.operand_shape(plan.a), call.operand_shape(plan.b));
+        s.prepared = prepared::prepared(call.kernel(), plan, call.extents, &a, &b);
+        let Some(p) = &s.prepared else {
+            return s;
+        };
+        let out_len = call.output_shape().iter().product();
+        if let Some(direct) = p.direct(out_len) {
+            s.direct = true;
+            s.strided = direct.strided();
+        }
+        if pass == Pass::GradA {
+            s.transposed = super::transposed::prepare(call, a.iter().product());
+        }
+        s
+    }
+
+    fn product(&self) -> Option<&Product> {
+        self.prepared.as_ref().map(|p| &p.product)
+    }
+}
+
+/// One row: for which passes, when, which path, and why.
+struct Row {
+    passes: &'static [Pass],
+    path: Path,
+    rule: &'static str,
+    reason: &'static str,
+    applies: fn(&Situation) -> bool,
+}
+
+const ALL: &[Pass] = &[Pass::Forward, Pass::GradA, Pass::GradB, Pass::GradBias];
+const PRODUCTS: &[Pass] = &[Pass::Forward, Pass::GradA, Pass::GradB];
+
+/// The table, in order: the first row that applies wins.
+const ROWS: &[Row] = &[
+    Row {
+        passes: PRODUCTS,
+        path: Path::LoopNest,
+        rule: "not a batch of matrix products (one or three operands, windows on both, \
+               an axis of one operand only)",
+        reason: "only the generated loop nest runs any contraction",
+        applies: |s| !s.plan,
+    },
+    Row {
+        passes: ALL,
+        path: Path::LoopNest,
+        rule: "fewer multiply-adds (for grad_bias: elements of grad_y) than the threshold \
+               (16384 by default, conv_runtime::set_gemm_threshold)",
+        reason: "the loop nest has no set-up: the tutorial's tiny cases run 18-26x \
+                 PyTorch's speed on it, where packing, padded copies and threads would \
+                 cost more than the product",
+        applies: |s| s.macs == 0 || s.macs < s.threshold,
+    },
+    Row {
+        passes: &[Pass::GradBias],
+        path: Path::BiasSum,
+        rule: "a declared bias",
+        reason: "a memory-bound sum: vectorised, split over threads at fixed places so \
+                 the result does not depend on the number of threads",
+        applies: |_| true,
+    },
+    Row {
+        passes: PRODUCTS,
+        path: Path::LoopNest,
+        rule: "operand layouts the fast path cannot index (an axis repeated within one \
+               operand, strides that do not fit)",
+        reason: "only the loop nest indexes every layout",
+        applies: |s| s.prepared.is_none(),
+    },
+    Row {
+        passes: &[Pass::Forward],
+        path: Path::Panels,
+        rule: "strided windows over 512 taps or more",
+        reason: "phases spread each pass's taps over stride² planes of the padded copy; \
+                 3x3 stride 2 over 128 channels ran at 72 GFLOP/s direct, 83-85 on the \
+                 GEMM (1 thread, AMD EPYC)",
+        applies: |s| s.direct && s.strided && s.product().is_some_and(|p| p.k_len >= STRIDED_TAPS),
+    },
+    Row {
+        passes: &[Pass::Forward, Pass::GradB],
+        path: Path::Direct,
+        rule: "windows along the output's contiguous rows",
+        reason: "no im2col: register tiles of 6 channels x 64 positions over shifted \
+                 stretches of one padded copy; measured against panels + GEMM: stem \
+                 forward 1.7x, 3x3 grad_w 1.1-1.3x, conv3d grad_w 1.5x",
+        applies: |s| s.direct,
+    },
+    Row {
+        passes: &[Pass::GradA],
+        path: Path::Transposed,
+        rule: "windows of stride 1 along output axes, zero padding no wider than the \
+               window's span less one",
+        reason: "grad_y convolved with the taps reversed is a forward convolution: the \
+                 direct kernel runs it with no panel and no fold (which writes every \
+                 window's column and adds it back)",
+        applies: |s| s.transposed.is_some(),
+    },
+    Row {
+        passes: PRODUCTS,
+        path: Path::SingleColumn,
+        rule: "one column (depthwise), rows innermost",
+        reason: "a GEMM of one column leaves its register tile empty; multiply-adds \
+                 along contiguous rows use every lane",
+        applies: |s| s.product().is_some_and(single::applies),
+    },
+    Row {
+        passes: PRODUCTS,
+        path: Path::InPlace,
+        rule: "no windows (a 1x1 convolution, a matrix product)",
+        reason: "the operand already is the matrix: the GEMM reads and writes it in \
+                 place, with no panel copy",
+        applies: |s| s.product().is_some_and(|p| p.a_in_place.is_some()),
+    },
+    Row {
+        passes: PRODUCTS,
+        path: Path::Panels,
+        rule: "any other batch of products",
+        reason: "im2col panels sized for the L2 cache and a register-blocked SIMD GEMM \
+                 run any window geometry and layout",
+        applies: |_| true,
+    },
+];
+
+/// Strided windows' forward pass with this many taps or more goes through panels.
+const STRIDED_TAPS: usize = 512;
+
+/// The path of `pass` for this call, and what it was decided on.
+pub(crate) fn decide(call: Call<'_>, pass: Pass) -> (Choice, Situation) {
+    let situation = Situation::new(call, pass);
+    let choice = ROWS
+        .iter()
+        .find(|row| row.passes.contains(&pass) && (row.applies)(&situation))
+        .map(|row| Choice {
+            path: row.path,
+            rule: row.rule,
+            reason: row.reason,
+        })
+        .unwrap_or_else(|| unreachable!("the last rows apply to every pass"));
+    crate::trace::record(choice.path);
+    debug_assert_eq!(situation.pass, pass);
+    (choice, situation)
+}
+
+/// The pass that computes the gradient `wrt` of a kernel with this plan.
+pub(crate) fn pass_of(call: Call<'_>, wrt: Option<Wrt>) -> Pass {
+    match (wrt, call.plan()) {
+        (None, _) => Pass::Forward,
+        (Some(Wrt::Bias), _) => Pass::GradBias,
+        (Some(Wrt::Operand(i)), Some(plan)) if i == plan.b => Pass::GradB,
+        (Some(Wrt::Operand(_)), _) => Pass::GradA,
+    }
+}
+
+/// The path each pass of the kernel takes for these extents: forward, then each gradient
+/// in the order of the kernel's gradients, each with the row that chose it.
+pub fn explain(call: Call<'_>) -> Vec<(Option<Wrt>, Choice)> {
+    std::iter::once(None)
+        .chain(call.facts.program.gradients.iter().map(|g| Some(g.wrt)))
+        .map(|wrt| (wrt, decide(call, pass_of(call, wrt)).0))
+        .collect()
+}
+
+/// The path of `pass` for this call.
+#[cfg(test)]
+pub(crate) fn path_of(call: Call<'_>, pass: Pass) -> Path {
+    decide(call, pass).0.path
+}

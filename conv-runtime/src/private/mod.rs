@@ -1,0 +1,18 @@
+//! What generated code calls. Not a stable API: only `conv_kernel!` output uses it.
+
+mod buffers;
+pub mod lowered;
+mod resolve;
+
+pub use crate::lowered::{Call, Tensor};
+pub use crate::padding::{copies, source as padded_source};
+pub use crate::shapes::{check_tensor, Extents};
+pub use crate::trace::Trace;
+pub use buffers::{
+    bias_values, contiguous, fixed_shape, flat, into_array, into_dim, write_into, zeros,
+};
+pub use conv_model as model;
+pub use conv_model::kernel::{Geometry, PadMode};
+pub use conv_model::layout::row_major_array as strides;
+pub use ndarray;
+pub use resolve::{output_extents, resolve};
