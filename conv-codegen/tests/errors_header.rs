@@ -128,6 +128,11 @@ fn reserved_operand_names() {
             &["`extents` is the name of a generated argument"],
         ],
     );
+    // The generated module's function returning what the macro derived.
+    expect_errors(
+        r#"mm(«facts», b) = "ik,kj->ij";"#,
+        &[&["`facts` is the name of the generated module's `facts()` function"]],
+    );
 }
 
 #[test]
