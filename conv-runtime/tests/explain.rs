@@ -181,3 +181,98 @@ fn duplicate_kernel_names_are_an_error() {
     );
     assert_lines(&err, &["--> line 2, column 1"]);
 }
+
+/// Runs the tool with `args`; returns (exit code, stdout, stderr).
+fn run_args(args: &[&str]) -> (i32, String, String) {
+    let output = explain(args);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    (output.status.code().expect("exited"), stdout, stderr)
+}
+
+const CONV3X3: &str = r#"conv(x, weight) = "nchwkj,dckj->ndhw" {
+    unfold x.h by k, pad = 1;
+    unfold x.w by j, pad = 1;
+    bias d;
+}"#;
+
+#[test]
+fn extents_show_the_path_of_every_pass_and_why() {
+    let extents = "n=8,c=64,h=56,w=56,d=64,k=3,j=3";
+    let (code, out, err) = run_args(&["--no-code", "--extents", extents, CONV3X3]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_lines(
+        &out,
+        &[
+            "forward: direct",
+            "grad_x: transposed direct",
+            "grad_weight: direct",
+            "grad_bias: bias sum",
+            "when: windows along the output's contiguous rows",
+        ],
+    );
+    assert!(
+        out.contains(
+            "Paths for c=64,d=64,h=56,j=3,k=3,n=8,w=56 (x [8, 64, 56, 56], weight [64, 64, 3, 3];"
+        ),
+        "{out}"
+    );
+    // Stride 2 over 1152 taps: the forward pass goes to the GEMM, grad_x too (no
+    // transposed kernel for strided windows).
+    let strided = CONV3X3.replace("pad = 1", "stride = 2, pad = 1");
+    let (code, out, _) = run_args(&[
+        "--no-code",
+        "--extents=n=8,c=128,h=56,w=56,d=128,k=3,j=3",
+        &strided,
+    ]);
+    assert_eq!(code, 0);
+    assert_lines(
+        &out,
+        &[
+            "forward: panels + GEMM",
+            "grad_x: panels + GEMM",
+            "when: strided windows over 512 taps or more",
+        ],
+    );
+    // Tiny extents stay on the loop nest.
+    let (code, out, _) = run_args(&[
+        "--no-code",
+        "--extents",
+        "n=1,c=2,h=5,w=5,d=3,k=3,j=3",
+        CONV3X3,
+    ]);
+    assert_eq!(code, 0);
+    assert_lines(
+        &out,
+        &[
+            "forward: loop nest",
+            "grad_x: loop nest",
+            "grad_weight: loop nest",
+            "grad_bias: loop nest",
+        ],
+    );
+}
+
+#[test]
+fn bad_extents_are_reported() {
+    // An axis missing: which one to add.
+    let (code, out, err) = run_args(&["--no-code", "--extents", "n=8,c=64,h=56,w=56", CONV3X3]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("no extent for operand weight's axes: add d=N,k=N,j=N"),
+        "{err}"
+    );
+    // Not AXIS=N: usage.
+    let (code, _, err) = run_args(&["--extents", "n=eight", CONV3X3]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`n=eight` is not AXIS=N"), "{err}");
+    // Extents that do not fit the kernel: the shape error.
+    let (code, _, err) = run_args(&[
+        "--no-code",
+        "--extents",
+        "n=1,c=2,h=0,w=5,d=3,k=3,j=3",
+        CONV3X3,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("x"), "{err}");
+}
