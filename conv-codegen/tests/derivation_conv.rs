@@ -1,6 +1,6 @@
 //! The derived gradients of convolutions, as text. Every expected string is worked out
-//! from DESIGN.md section 2, not copied from the program's output: for `y = contract(v, w)`
-//! with `v` the unfolded view of x, grad_w replaces w by grad_y and produces w's
+//! from the README's "What is derived" section, not copied from the program's output:
+//! for `y = contract(v, w)` with `v` the unfolded view of x, grad_w replaces w by grad_y and produces w's
 //! subscript; grad_x replaces x's view by grad_y, produces the view's subscript and
 //! folds it back through each window. Padded position `q = a*stride + k*dilation` is a
 //! copy of input position `p = q - pad_lo` (zeros padding).
@@ -9,7 +9,7 @@ mod common;
 
 use common::{derivation, extents, gradients};
 
-/// The tutorial of DESIGN.md section 1, with its docs.
+/// The README's first example, with its docs.
 const TUTORIAL: &str = r#"
     /// 3×3 convolution, stride 2, zero padding 1.
     pub conv2d_s2(x, weight) = "nchwkj,dckj->ndhw" {

@@ -1,6 +1,6 @@
 //! Output-length formulas and folds for every pad form, padding mode, and the phases
-//! of strided and dilated windows, worked out by hand (see DESIGN.md section 1 and 2):
-//! `out = floor((len + lo + hi - D*(K-1) - 1) / S) + 1`, padded position
+//! of strided and dilated windows, worked out by hand (see the README's "Language
+//! reference" and "What is derived"): `out = floor((len + lo + hi - D*(K-1) - 1) / S) + 1`, padded position
 //! `q_k = l*S + k*D`, and a tap k reaches q_k when `k*D ≡ q_k (mod S)`. Input position
 //! p_k is at padded position `q_k = p_k + pad_lo`, and for modes other than zeros also
 //! at the border positions that copy it.

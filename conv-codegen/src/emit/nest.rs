@@ -227,6 +227,21 @@ impl Nest<'_> {
     }
 
     /// The taps `k` reaching `q_k`, each binding `i_k` and `i_a = (q_k - k*D) / S`.
+    ///
+    /// The maths: padded position `q` is read by view entry `(a, k)` exactly when
+    /// `a*S + k*D = q`, that is when `k*D ≡ q (mod S)` and `a = (q - k*D) / S` is a
+    /// valid index (`k*D <= q`, `a < len(a)`). With `g = gcd(S, D)`, `S' = S/g` and
+    /// `D' = D/g`, a tap exists only if `g` divides `q`, and then
+    /// `k*D' ≡ q/g (mod S')`; `D'` and `S'` are coprime, so
+    /// `k ≡ (q/g) * inverse(D') (mod S')`: the taps are `k0, k0 + S', k0 + 2S', ...`
+    /// with `k0` that residue ([`FoldAxis`] holds `g`, `S'` and the inverse). Since `k0`
+    /// depends only on `q mod S`, the phase, three shapes of code result:
+    /// - stride 1 and an unrolled window: every tap, `a = q - k*D`;
+    /// - an unrolled window and a small stride: a `match` on `q % S` whose arm for
+    ///   phase `r` lists the taps of that phase, worked out now (`first_tap(r)`, then
+    ///   every `S'`), so no division by the inverse is left at run time;
+    /// - otherwise a loop from `k0`, computed at run time, in steps of `S'`, stopping
+    ///   once `k*D > q`.
     fn taps(&self, f: &FoldAxis, body: TokenStream) -> TokenStream {
         let w = &f.window;
         let (q, ia, ik, la) = (

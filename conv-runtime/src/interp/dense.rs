@@ -76,12 +76,9 @@ fn too_large(name: &str, shape: &[usize]) -> ShapeError {
     }
 }
 
+/// Row-major strides of a shape the interpreter holds (allocated, so no overflow).
 fn row_major_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * shape[i + 1];
-    }
-    strides
+    conv_model::layout::row_major(shape).unwrap_or_else(|| unreachable!("an allocated shape"))
 }
 
 /// Visits every point of the box `extents` in row-major order (nothing if one is 0).

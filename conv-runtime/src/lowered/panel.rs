@@ -268,6 +268,26 @@ impl Panels {
         );
     }
 
+    /// The run of row part `row` and reduction part `k` (the `kp`th) of outer point
+    /// `outer`: where in the windowed operand its elements are.
+    ///
+    /// The maths: an element of `A` is a full index of the operand's view, which the
+    /// outer point, the row part, the reduction part and the position `i` along the run
+    /// fix between them. Axes read directly add `index * stride` to the offset, and the
+    /// parts carry that sum already (`offset`). A window's dimension is read at input
+    /// position `p = a*S + t*D - lo` (or the position a copying pad mode maps it to),
+    /// with the view position `a` from the outer point or the row part and the tap `t`
+    /// from the reduction part: the window's table gives `p` (or "in the padding"), and
+    /// `p * stride` joins the offset. Every window but the run's is fixed along a run,
+    /// so those make a constant `base`; a window padded with zeros at `(a, t)` makes
+    /// the whole run zero. Along the run:
+    /// - when an axis drives it, element `i` is at `base + i * run_stride`;
+    /// - when the run is a window's view position `a = i`, element `i` reads
+    ///   `p = i*S + t*D - lo`, inside the input for `i` in an interval
+    ///   `[a_lo, a_hi)` that depends on the tap alone (`interiors`, worked out once),
+    ///   where the offset grows by `S * stride` from `base + p0 * stride`; outside it,
+    ///   the elements read the zero padding or, for the copying modes, the positions
+    ///   the table maps them to (`Border`).
     fn run<'l>(
         &self,
         layout: &'l Layout,
