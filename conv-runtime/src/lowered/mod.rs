@@ -1,6 +1,6 @@
 //! The fast path: kernels that are batches of matrix products, at or above a size
 //! threshold, run as one instead of as their generated loop nest. This module is the
-//! dispatcher: [`choose`] picks each pass's path from the kernel's facts and the call's
+//! dispatcher: `choose` picks each pass's path from the kernel's facts and the call's
 //! extents, from one table of rules with their measured reasons, and each path is a
 //! module of its own:
 //!
