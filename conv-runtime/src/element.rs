@@ -28,7 +28,15 @@ use std::fmt::{Debug, Display};
 /// assert_eq!(<f32 as Element>::NAME, "f32");
 /// ```
 pub trait Element:
-    ndarray::LinalgScalar + Default + PartialOrd + Debug + Display + Send + Sync + 'static
+    ndarray::LinalgScalar
+    + Default
+    + PartialOrd
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + crate::lowered::zmm::Zmm
 {
     /// `"f32"` or `"f64"`, as written after `dtype`.
     const NAME: &'static str;

@@ -35,6 +35,7 @@ mod single;
 #[cfg(test)]
 mod tests;
 mod transposed;
+pub mod zmm;
 
 use crate::Element;
 pub use call::{Call, Tensor};

@@ -7,6 +7,7 @@ use crate::lowered::lanes;
 use crate::lowered::product::Product;
 use crate::lowered::scratch;
 use crate::lowered::simd::vectorized;
+use crate::lowered::zmm::{self, Token, MAX_REGS};
 use crate::Element;
 use rayon::prelude::*;
 
@@ -204,18 +205,33 @@ impl Direct {
             let at = r * self.run_len + (lo - self.rows[r]);
             // In registers: a call to `memcpy` per stretch of a few vectors costs as
             // much as the copy (a tenth of the time, measured).
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (n, tile) in acc.chunks_exact(W).enumerate() {
-                        let (to, from) = (n * ccs + at, &tile[lo - j..hi - j]);
-                        match bias {
-                            Some(bias) => lanes::copy_add(&mut c[to..to + hi - lo], from, bias[n]),
-                            None => lanes::copy(&mut c[to..to + hi - lo], from),
+            match zmm::token() {
+                Some(token) => zmm::vectorize(
+                    token,
+                    #[inline(always)]
+                    || {
+                        for (n, tile) in acc.chunks_exact(W).enumerate() {
+                            let (to, from) = (n * ccs + at, &tile[lo - j..hi - j]);
+                            let b = bias.map(|bias| bias[n]);
+                            zmm::copy_add(token, &mut c[to..to + hi - lo], from, b);
                         }
-                    }
-                },
-            );
+                    },
+                ),
+                None => vectorized(
+                    #[inline(always)]
+                    || {
+                        for (n, tile) in acc.chunks_exact(W).enumerate() {
+                            let (to, from) = (n * ccs + at, &tile[lo - j..hi - j]);
+                            match bias {
+                                Some(bias) => {
+                                    lanes::copy_add(&mut c[to..to + hi - lo], from, bias[n])
+                                }
+                                None => lanes::copy(&mut c[to..to + hi - lo], from),
+                            }
+                        }
+                    },
+                ),
+            }
             r += 1;
         }
     }
@@ -235,10 +251,18 @@ impl Direct {
         taps: std::ops::Range<usize>,
         acc: &mut [T],
     ) -> usize {
-        vectorized(
-            #[inline(always)]
-            || tile::<T, N, W>(&self.taps, taps, b, n_len, d, padded, at, acc),
-        );
+        let fits = W % T::LANES == 0 && W / T::LANES <= MAX_REGS;
+        match zmm::token().filter(|_| fits) {
+            Some(token) => zmm::vectorize(
+                token,
+                #[inline(always)]
+                || tile_zmm::<T, N, W>(token, &self.taps, taps, b, n_len, d, padded, at, acc),
+            ),
+            None => vectorized(
+                #[inline(always)]
+                || tile::<T, N, W>(&self.taps, taps, b, n_len, d, padded, at, acc),
+            ),
+        }
         N
     }
 }
@@ -278,5 +302,36 @@ fn tile<T: Element, const N: usize, const W: usize>(
     }
     for (n, lanes) in acc.iter().enumerate() {
         out[n * W..(n + 1) * W].copy_from_slice(lanes);
+    }
+}
+
+/// [`tile`] in explicit AVX-512 registers (see [`zmm`]): the same multiply-adds in the
+/// same order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile_zmm<T: Element, const N: usize, const W: usize>(
+    token: Token,
+    offsets: &[usize],
+    taps: std::ops::Range<usize>,
+    b: &[T],
+    n_len: usize,
+    d: usize,
+    padded: &[T],
+    at: usize,
+    out: &mut [T],
+) {
+    let regs = W / T::LANES;
+    let mut acc: [[T::Reg; MAX_REGS]; N] =
+        std::array::from_fn(|n| zmm::load_row(token, &out[n * W..(n + 1) * W], regs));
+    for k in taps {
+        let from = at + offsets[k];
+        let x = zmm::load_row(token, &padded[from..from + W], regs);
+        let w: [T; N] = b[k * n_len + d..k * n_len + d + N]
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        zmm::broadcast_step(token, &mut acc, w, &x, regs);
+    }
+    for (n, row) in acc.iter().enumerate() {
+        zmm::store_row(token, &mut out[n * W..(n + 1) * W], row, regs);
     }
 }

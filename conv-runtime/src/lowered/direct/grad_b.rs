@@ -12,6 +12,7 @@ use super::plan::Direct;
 use crate::lowered::product::Product;
 use crate::lowered::scratch;
 use crate::lowered::simd::vectorized;
+use crate::lowered::zmm::{self, Token, MAX_REGS};
 use crate::Element;
 use rayon::prelude::*;
 
@@ -303,6 +304,15 @@ impl<T: Element> Tile<'_, T> {
     /// taps and `C` columns (`sums` in rows of `C`), with the accumulators in registers.
     #[inline(always)]
     fn run<const G: usize, const C: usize>(&self, sums_out: &mut [T]) {
+        let fits = C % T::LANES == 0 && C / T::LANES <= MAX_REGS;
+        if let Some(token) = zmm::token().filter(|_| fits) {
+            zmm::vectorize(
+                token,
+                #[inline(always)]
+                || self.run_zmm::<G, C>(token, sums_out),
+            );
+            return;
+        }
         let len = self.y.len() / C;
         let x: [&[T]; G] = std::array::from_fn(|g| {
             let from = self.at + self.offsets[g];
@@ -333,6 +343,28 @@ impl<T: Element> Tile<'_, T> {
         }
         for (g, sum) in sums.iter().enumerate() {
             sums_out[g * C..][..C].copy_from_slice(sum);
+        }
+    }
+
+    /// [`Tile::run`] in explicit AVX-512 registers (see [`zmm`]): the same multiply-adds
+    /// in the same order.
+    #[inline(always)]
+    fn run_zmm<const G: usize, const C: usize>(&self, token: Token, sums_out: &mut [T]) {
+        let regs = C / T::LANES;
+        let len = self.y.len() / C;
+        let x: [&[T]; G] = std::array::from_fn(|g| {
+            let from = self.at + self.offsets[g];
+            &self.padded[from..from + len]
+        });
+        let mut sums: [[T::Reg; MAX_REGS]; G] =
+            std::array::from_fn(|g| zmm::load_row(token, &sums_out[g * C..][..C], regs));
+        for (q, y) in self.y.chunks_exact(C).enumerate() {
+            let xs: [T; G] = std::array::from_fn(|g| x[g][q]);
+            let y = zmm::load_row(token, y, regs);
+            zmm::broadcast_step(token, &mut sums, xs, &y, regs);
+        }
+        for (g, sum) in sums.iter().enumerate() {
+            zmm::store_row(token, &mut sums_out[g * C..][..C], sum, regs);
         }
     }
 }

@@ -354,3 +354,61 @@ fn strided_forward_passes_of_long_reductions_go_to_the_gemm() {
     );
     assert!(plan_of(unit, &[&[2, 130, 21], &[3, 130, 4]]), "stride 1");
 }
+
+/// Restores the explicit registers when dropped, even if the test fails.
+struct Registers;
+
+impl Drop for Registers {
+    fn drop(&mut self) {
+        crate::lowered::zmm::ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn explicit_registers_give_the_bits_of_the_plain_loops() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let conv =
+        "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    let depthwise =
+        "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    let stem = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 3; \
+                unfold x.w by j, stride = 2, pad = 3; bias d; }";
+    // Forward tiles of 64 and 32 positions (f32) and 32 and 16 (f64), blocks of 6, 4
+    // and 1 channels, single-column tiles of 128 and 64; grad_b tiles of 64, 32 and 16
+    // columns and of 1 (left to the plain loops), 6, 3 and 1 taps.
+    let cases: [(&str, &[&[usize]]); 5] = [
+        (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]]),
+        (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
+        (conv, &[&[1, 2, 6, 14], &[50, 2, 3, 3]]),
+        (depthwise, &[&[2, 3, 6, 35], &[3, 3, 3]]),
+        (stem, &[&[1, 3, 17, 23], &[8, 3, 7, 7]]),
+    ];
+    let all = |source: &str, shapes: &[&[usize]]| -> Vec<u64> {
+        let f32s = [
+            run::<f32>(source, shapes, 2).1,
+            run_grad_b::<f32>(source, shapes, 2),
+        ];
+        let f64s = [
+            run::<f64>(source, shapes, 2).1,
+            run_grad_b::<f64>(source, shapes, 2),
+        ];
+        let narrow = f32s.iter().flatten().map(|v| u64::from(v.to_bits()));
+        narrow
+            .chain(f64s.iter().flatten().map(|v| v.to_bits()))
+            .collect()
+    };
+    if crate::lowered::zmm::token().is_none() {
+        eprintln!("no AVX-512 here: both runs take the plain loops");
+    }
+    for (source, shapes) in cases {
+        let registers = all(source, shapes);
+        let _restore = Registers;
+        crate::lowered::zmm::ENABLED.store(false, Relaxed);
+        let loops = all(source, shapes);
+        crate::lowered::zmm::ENABLED.store(true, Relaxed);
+        assert!(
+            registers == loops,
+            "{source} {shapes:?}: the two paths differ"
+        );
+    }
+}
