@@ -67,11 +67,14 @@ pub(crate) struct TensorLayout {
 }
 
 impl TensorLayout {
+    /// `kept[w]`: where kernel window `w` is in the layout's windows, `None` for one read
+    /// as a plain axis.
     fn new(
         kernel: &Kernel,
         physical: &[char],
         shape: &[usize],
         operand: Option<usize>,
+        kept: &[Option<usize>],
     ) -> Option<Self> {
         let strides = conv_model::layout::row_major(shape)?;
         let dims = physical
@@ -85,7 +88,9 @@ impl TensorLayout {
                         .position(|w| w.operand == op && w.axis == axis)
                 });
                 (
-                    window.map_or(DimIndex::Axis(axis), DimIndex::Window),
+                    window
+                        .and_then(|w| kept[w])
+                        .map_or(DimIndex::Axis(axis), DimIndex::Window),
                     stride,
                 )
             })
@@ -132,21 +137,30 @@ impl Layout {
         b_shape: &[usize],
     ) -> Option<Self> {
         let len = extents.axes.clone();
-        let windows = kernel
-            .windows
-            .iter()
-            .zip(&extents.windows)
-            .map(|(w, g)| WindowTable::new(*w, *g))
-            .collect();
+        // A window of one tap, stride 1 and no padding reads its input as it is: its
+        // axis is read directly, so a 1x1 convolution spelled with windows of size 1 is
+        // the window-free product and runs as one (the tap axis, of extent 1, is then
+        // an axis of B alone).
+        let mut kept = Vec::with_capacity(kernel.windows.len());
+        let mut windows = Vec::new();
+        for (w, g) in kernel.windows.iter().zip(&extents.windows) {
+            let plain = g.window == 1 && w.stride == 1 && (g.lo, g.hi) == (0, 0);
+            kept.push((!plain).then_some(windows.len()));
+            if !plain {
+                windows.push(WindowTable::new(*w, *g));
+            }
+        }
         let c_shape: Vec<usize> = kernel.output.iter().map(|a| len[a]).collect();
         let a = TensorLayout::new(
             kernel,
             &kernel.operands[plan.a].physical,
             a_shape,
             Some(plan.a),
+            &kept,
         )?;
-        let b = TensorLayout::new(kernel, &kernel.operands[plan.b].physical, b_shape, None)?;
-        let c = TensorLayout::new(kernel, &kernel.output, &c_shape, None)?;
+        let b_axes = &kernel.operands[plan.b].physical;
+        let b = TensorLayout::new(kernel, b_axes, b_shape, None, &kept)?;
+        let c = TensorLayout::new(kernel, &kernel.output, &c_shape, None, &kept)?;
         let merges =
             |outer: char, inner: char| c.stride_of(outer) == c.stride_of(inner) * len[&inner];
         // The longest tail of the row axes that C stores as one stride.

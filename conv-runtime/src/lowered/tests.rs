@@ -208,6 +208,29 @@ fn products_without_windows_read_their_left_operand_in_place() {
     // Windows: panels.
     let conv = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";
     assert!(!in_place(conv, [&[2, 3, 11], &[4, 3, 3]]), "{conv}: panels");
+    // Windows of one tap, stride 1 and no padding (a 1x1 convolution spelled as PyTorch
+    // shapes it) read their input as it is: the window-free product, in place.
+    let windows = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k; unfold x.w by j; }";
+    assert!(
+        in_place(windows, [&[2, 5, 3, 7], &[4, 5, 1, 1]]),
+        "{windows}: 1x1"
+    );
+    let nhwc = "c(x, w) = \"nhwkjc,kjcd->nhwd\" { unfold x.h by k; unfold x.w by j; }";
+    assert!(
+        in_place(nhwc, [&[2, 3, 7, 5], &[1, 1, 5, 4]]),
+        "{nhwc}: 1x1"
+    );
+    // One tap with padding or a stride still reads through its window.
+    let padded = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";
+    assert!(
+        !in_place(padded, [&[2, 3, 11], &[4, 3, 1]]),
+        "{padded}: padded"
+    );
+    let strided = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2; }";
+    assert!(
+        !in_place(strided, [&[2, 3, 11], &[4, 3, 1]]),
+        "{strided}: strided"
+    );
 }
 
 /// grad_a of `source` on the fast path in a pool of `threads`, and whether its one outer
