@@ -37,6 +37,21 @@ conv_kernel! {
     pointwise(x, weight) = "nchw,dc->ndhw" {
         bias d;
     }
+    // As someone porting from PyTorch declares a 1x1 convolution: weight (d, c, 1, 1).
+    pointwise_windows(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k; unfold x.w by j;
+        bias d;
+    }
+    depthwise_s2(x, weight) = "nchwkj,ckj->nchw" {
+        unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, stride = 2, pad = 1;
+        size k = 3, j = 3;
+        bias c;
+    }
+    grouped(x, weight) = "ngchwkj,gdckj->ngdhw" {
+        unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;
+        size k = 3, j = 3;
+        bias d;
+    }
     depthwise(x, weight) = "nchwkj,ckj->nchw" {
         unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;
         size k = 3, j = 3;
@@ -76,6 +91,9 @@ pub struct Case {
 /// How PyTorch runs the same convolution (weight in PyTorch's layout).
 #[derive(Clone, Debug)]
 pub struct Torch {
+    /// PyTorch's input shape where it differs from ours (grouped: groups and channels
+    /// are one axis there).
+    pub x: Option<Vec<usize>>,
     pub dims: usize,
     pub stride: usize,
     pub padding: usize,
@@ -109,7 +127,10 @@ macro_rules! case {
             .into_dimensionality::<ndarray::Ix1>()
             .expect("rank");
         let grad_y = filled(&out).into_dimensionality::<$xd>().expect("rank");
-        let reduction = w_shape.iter().product::<usize>() / out_channels;
+        let torch: Torch = $torch;
+        // Each output element sums in_channels / groups x taps products: PyTorch's
+        // weight less its first axis, whatever our spelling of the weight.
+        let reduction = torch.weight[1..].iter().product::<usize>();
         let macs = (out.iter().product::<usize>() * reduction) as f64;
         let (x1, w1) = (x.clone(), w.clone());
         let (w2, gy2) = (w.clone(), grad_y.clone());
@@ -118,7 +139,7 @@ macro_rules! case {
             x: x_shape,
             weight: w_shape,
             macs,
-            torch: $torch,
+            torch,
             tiny: $tiny,
             forward: Box::new(move || {
                 std::hint::black_box(k::forward(&x1, &w1, &bias).expect("fits"));
@@ -136,6 +157,7 @@ macro_rules! case {
 
 fn torch(dims: usize, stride: usize, padding: usize, weight: &[usize]) -> Torch {
     Torch {
+        x: None,
         dims,
         stride,
         padding,
@@ -153,6 +175,12 @@ pub fn all() -> Vec<Case> {
     let dilated_torch = Torch { dilation: 2, ..torch(2, 1, 2, &[64, 64, 3, 3]) };
     let depthwise_torch = Torch { groups: 128, ..torch(2, 1, 1, &[128, 1, 3, 3]) };
     let nhwc_torch = Torch { channels_last: true, ..torch(2, 1, 1, &[64, 64, 3, 3]) };
+    let mobilenet_torch = Torch { groups: 144, ..torch(2, 2, 1, &[144, 1, 3, 3]) };
+    let resnext_torch = Torch {
+        x: Some(vec![8, 128, 56, 56]),
+        groups: 32,
+        ..torch(2, 1, 1, &[128, 4, 3, 3])
+    };
     vec![
         case!("tiny", tiny, Ix4, Ix4, [1, 2, 5, 5], [1, 2, 3, 3], bias = 0, torch(2, 1, 0, &[1, 2, 3, 3]), true),
         case!("tutorial", tutorial, Ix4, Ix4, [2, 3, 5, 5], [4, 3, 3, 3], bias = 0, torch(2, 2, 2, &[4, 3, 3, 3]), true),
@@ -166,5 +194,15 @@ pub fn all() -> Vec<Case> {
         case!("conv1d", conv1d, Ix3, Ix3, [16, 64, 1024], [128, 64, 5], bias = 0, torch(1, 1, 2, &[128, 64, 5]), false),
         case!("conv3d", conv3d, Ix5, Ix5, [2, 16, 16, 32, 32], [32, 16, 3, 3, 3], bias = 0, torch(3, 1, 1, &[32, 16, 3, 3, 3]), false),
         case!("nhwc", nhwc, Ix4, Ix4, [8, 56, 56, 64], [3, 3, 64, 64], bias = 3, nhwc_torch, false),
+        // Layers of real networks, as a user would run them.
+        case!("resnet 3x3 28", conv3x3, Ix4, Ix4, [8, 128, 28, 28], [128, 128, 3, 3], bias = 0, torch(2, 1, 1, &[128, 128, 3, 3]), false),
+        case!("resnet 3x3 7", conv3x3, Ix4, Ix4, [8, 512, 7, 7], [512, 512, 3, 3], bias = 0, torch(2, 1, 1, &[512, 512, 3, 3]), false),
+        case!("resnet s2 56", conv3x3_s2, Ix4, Ix4, [8, 64, 56, 56], [128, 64, 3, 3], bias = 0, torch(2, 2, 1, &[128, 64, 3, 3]), false),
+        case!("1x1 w 28", pointwise_windows, Ix4, Ix4, [8, 256, 28, 28], [128, 256, 1, 1], bias = 0, torch(2, 1, 0, &[128, 256, 1, 1]), false),
+        case!("1x1 w 7", pointwise_windows, Ix4, Ix4, [8, 512, 7, 7], [2048, 512, 1, 1], bias = 0, torch(2, 1, 0, &[2048, 512, 1, 1]), false),
+        case!("mobilenet dw s2", depthwise_s2, Ix4, Ix3, [8, 144, 56, 56], [144, 3, 3], bias = 0, mobilenet_torch, false),
+        case!("resnext g32", grouped, Ix5, Ix5, [8, 32, 4, 56, 56], [32, 4, 4, 3, 3], bias = 1, resnext_torch, false),
+        case!("unet 3x3 112", conv3x3, Ix4, Ix4, [2, 128, 112, 112], [64, 128, 3, 3], bias = 0, torch(2, 1, 1, &[64, 128, 3, 3]), false),
+        case!("audio conv1d", conv1d, Ix3, Ix3, [1, 128, 16384], [128, 128, 5], bias = 0, torch(1, 1, 2, &[128, 128, 5]), false),
     ]
 }

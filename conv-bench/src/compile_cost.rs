@@ -221,10 +221,19 @@ mod tests {
     fn every_kernel_of_cases_rs_is_found_with_its_cases() {
         let declarations = declarations(include_str!("cases.rs")).unwrap();
         let names: Vec<&str> = declarations.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names.len(), 11, "{names:?}");
+        assert_eq!(names.len(), 14, "{names:?}");
         assert_eq!(names[0], "tiny");
         let conv3x3 = declarations.iter().find(|d| d.name == "conv3x3").unwrap();
-        assert_eq!(conv3x3.cases, ["3x3 56", "3x3 14"]);
+        assert_eq!(
+            conv3x3.cases,
+            [
+                "3x3 56",
+                "3x3 14",
+                "resnet 3x3 28",
+                "resnet 3x3 7",
+                "unet 3x3 112"
+            ]
+        );
         assert!(declarations.iter().all(|d| !d.cases.is_empty()));
     }
 

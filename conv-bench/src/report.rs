@@ -84,6 +84,20 @@ pub fn geomean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
 /// The cases that the issue's 3x3 and 1x1 targets are about.
 pub const LAYERS: [&str; 6] = ["3x3 56", "3x3 14", "3x3 s2", "dilated", "1x1", "nhwc"];
 
+/// Layers of real networks outside the original set (issue 18): ResNet stages, MobileNet,
+/// ResNeXt, a U-Net decoder, audio.
+pub const NETWORK_LAYERS: [&str; 9] = [
+    "resnet 3x3 28",
+    "resnet 3x3 7",
+    "resnet s2 56",
+    "1x1 w 28",
+    "1x1 w 7",
+    "mobilenet dw s2",
+    "resnext g32",
+    "unet 3x3 112",
+    "audio conv1d",
+];
+
 /// A geometric mean of PyTorch/ours over a group of cases at one thread count.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Geomean {
@@ -93,16 +107,24 @@ pub struct Geomean {
     pub forward_backward: f64,
 }
 
-/// Geometric means of the PyTorch ratios at one thread count: all cases, then [`LAYERS`].
+/// Geometric means of the PyTorch ratios at one thread count: every case but the tiny
+/// ones, [`LAYERS`], then [`NETWORK_LAYERS`].
 pub fn geomeans(rows: &[Row], threads: usize) -> Vec<Geomean> {
-    fn all(_: &Row) -> bool {
-        true
+    fn all(row: &Row) -> bool {
+        !row.tiny
     }
     fn layer(row: &Row) -> bool {
         LAYERS.contains(&row.case.as_str())
     }
+    fn network(row: &Row) -> bool {
+        NETWORK_LAYERS.contains(&row.case.as_str())
+    }
     type Keep = fn(&Row) -> bool;
-    let groups: [(&'static str, Keep); 2] = [("all cases", all), ("3x3 and 1x1 layers", layer)];
+    let groups: [(&'static str, Keep); 3] = [
+        ("large cases", all),
+        ("3x3 and 1x1 layers", layer),
+        ("real-network layers", network),
+    ];
     groups
         .iter()
         .filter_map(|&(what, keep)| {
@@ -282,6 +304,8 @@ pub(crate) mod tests {
             row("stem", 1, Some((0.05, 0.2))),
             row("1x1", 1, None),
             row("3x3 56", 2, Some((0.1, 0.8))),
+            row("tiny", 1, Some((0.01, 0.01))),
+            row("resnet 3x3 7", 2, Some((0.3, 0.3))),
         ];
         assert_eq!(rows[0].forward_backward(), 0.8);
         assert_eq!(rows[0].forward_ratio(), Some(2.0));
@@ -290,7 +314,7 @@ pub(crate) mod tests {
         assert_eq!(rows[2].forward_ratio(), None);
         let one = geomeans(&rows, 1);
         assert_eq!(one.len(), 2);
-        assert_eq!((one[0].what, one[0].cases), ("all cases", 2));
+        assert_eq!((one[0].what, one[0].cases), ("large cases", 2));
         assert!((one[0].forward - 1.0).abs() < 1e-12);
         assert!((one[0].forward_backward - 0.5_f64.sqrt()).abs() < 1e-12);
         let layers = &one[1];
@@ -298,7 +322,11 @@ pub(crate) mod tests {
             (layers.cases, layers.forward, layers.forward_backward),
             (1, 2.0, 2.0)
         );
-        assert_eq!(geomeans(&rows, 2)[0].cases, 1);
+        // Tiny cases count in no mean; real-network layers have their own.
+        let two = geomeans(&rows, 2);
+        assert_eq!((two[0].what, two[0].cases), ("large cases", 2));
+        assert_eq!((two[2].what, two[2].cases), ("real-network layers", 1));
+        assert!((two[2].forward - 3.0).abs() < 1e-12);
         assert!(geomeans(&rows, 3).is_empty());
         assert_eq!(geomean([]), None);
         assert!((geomean([4.0, 1.0, 16.0]).unwrap() - 4.0).abs() < 1e-12);

@@ -39,7 +39,8 @@ pub fn request(cases: &[&Case], threads: &[usize], rule: &Rule) -> Value {
         .map(|case| {
             let t = &case.torch;
             json!({
-                "name": case.name, "dims": t.dims, "x": case.x, "weight": t.weight,
+                "name": case.name, "dims": t.dims, "x": t.x.as_ref().unwrap_or(&case.x),
+                "weight": t.weight,
                 "stride": t.stride, "padding": t.padding, "dilation": t.dilation,
                 "groups": t.groups, "channels_last": t.channels_last,
             })

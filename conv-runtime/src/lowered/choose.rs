@@ -243,7 +243,8 @@ const ROWS: &[Row] = &[
     Row {
         passes: PRODUCTS,
         path: Path::InPlace,
-        rule: "no windows (a 1x1 convolution, a matrix product)",
+        rule: "no windows, or only windows of one tap, stride 1 and no padding (a 1x1 \
+               convolution however it is spelled, a matrix product)",
         reason: "the operand already is the matrix: the GEMM reads and writes it in \
                  place, with no panel copy",
         applies: |s| s.product().is_some_and(|p| p.a_in_place.is_some()),
