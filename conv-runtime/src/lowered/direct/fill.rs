@@ -86,15 +86,41 @@ impl Direct {
         let total: usize = leading.iter().product();
         let steps: Vec<usize> = self.p_dims.iter().map(|d| l.a.dims[d.source].1).collect();
         let mut index = vec![0; self.p_dims.len()];
+        // A strided window along the rows: per phase, the stretch of a row that reads
+        // the input linearly (worked out once, not per element).
+        let linear: Vec<(usize, usize, usize)> = match &self.p_dims[leading.len()].kind {
+            Kind::Window {
+                map,
+                phase: Some(p),
+                ..
+            } => {
+                let stride = self.p_shape[*p];
+                (0..stride)
+                    .map(|phase| linear_run(map, phase, stride, last_len))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        // The index of the first row, then counted up row by row (an odometer; no
+        // division per row, whose cost showed on rows of a few dozen elements).
+        let mut rest = first;
+        for i in (0..leading.len()).rev() {
+            index[i] = rest % leading[i].max(1);
+            rest /= leading[i].max(1);
+        }
         for (r, out) in out.chunks_exact_mut(last_len.max(1)).enumerate() {
-            let mut row = first + r;
-            if row >= total {
+            if r > 0 {
+                for i in (0..leading.len()).rev() {
+                    index[i] += 1;
+                    if index[i] < leading[i] {
+                        break;
+                    }
+                    index[i] = 0;
+                }
+            }
+            if first + r >= total {
                 out.fill(T::zero());
                 continue;
-            }
-            for i in (0..leading.len()).rev() {
-                index[i] = row % leading[i];
-                row /= leading[i];
             }
             // The source offset of the row, or `None` if it lies in zero padding.
             let mut source = Some(0);
@@ -124,13 +150,23 @@ impl Direct {
                     ..
                 } => {
                     let (phase, stride) = (index[*p], self.p_shape[*p]);
-                    for (i, v) in out.iter_mut().enumerate() {
+                    let (lo, hi, first) = linear[phase];
+                    for i in (0..lo).chain(hi..out.len()) {
                         let q = phase + stride * i;
-                        *v = map
+                        out[i] = map
                             .get(q)
                             .copied()
                             .flatten()
                             .map_or(T::zero(), |p| a[source + p * step]);
+                    }
+                    if hi > lo {
+                        // Every `stride`-th element of the input, read in one pass.
+                        let from = source + first * step;
+                        let src = &a[from..=from + (hi - lo - 1) * stride * step];
+                        let reads = src.iter().step_by(stride * step);
+                        for (v, &x) in out[lo..hi].iter_mut().zip(reads) {
+                            *v = x;
+                        }
                     }
                 }
                 _ => {
@@ -188,4 +224,32 @@ impl Direct {
             || self.fill_rows(l, a, self.outer[o] / last_len, local),
         );
     }
+}
+
+/// The longest stretch `lo..hi` of a strided window's phase row (row positions `i`,
+/// padded positions `phase + stride * i`) whose input positions are `first + stride * (i
+/// - lo)`: the part of the row read linearly, `(lo, hi, first)`; `(0, 0, 0)` if none.
+fn linear_run(
+    map: &[Option<usize>],
+    phase: usize,
+    stride: usize,
+    len: usize,
+) -> (usize, usize, usize) {
+    let at = |i: usize| map.get(phase + stride * i).copied().flatten();
+    let (mut best, mut i) = ((0, 0, 0), 0);
+    while i < len {
+        let Some(first) = at(i) else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < len && at(j) == Some(first + stride * (j - i)) {
+            j += 1;
+        }
+        if j - i > best.1 - best.0 {
+            best = (i, j, first);
+        }
+        i = j;
+    }
+    best
 }
