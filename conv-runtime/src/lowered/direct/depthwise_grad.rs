@@ -1,6 +1,7 @@
-//! The gradient of B of a single-column product (a depthwise convolution) from the
-//! direct kernel's padded copy: every tap is one long dot product of grad_y, spread over
-//! the virtual positions, with a shifted stretch of `P`.
+//! The gradient of B of products with few columns (a depthwise convolution, a grouped one)
+//! from the direct kernel's padded copy: every tap of every column is one long dot
+//! product of that column's grad_y, spread over the virtual positions, with a shifted
+//! stretch of `P`.
 
 use super::plan::Direct;
 use crate::lowered::product::Product;
@@ -8,18 +9,21 @@ use crate::lowered::simd::vectorized;
 use crate::Element;
 use rayon::prelude::*;
 
-/// Lanes of the partial sums of [`Direct::grad_b_single`]: one AVX-512 register of f32.
+/// Lanes of the partial sums of [`Direct::grad_b_dots`]: one AVX-512 register of f32.
 const DOT_LANES: usize = 16;
 
 impl Direct {
-    /// The gradient of B for one column (a depthwise convolution): for every batch
-    /// point, `acc[tap] = sum over its outer points and output positions of
-    /// grad_y * P[position + tap]`. grad_y is first laid out over the virtual positions
-    /// (zeros between rows), so that every tap is one long dot product with a shifted
-    /// stretch of `P`, summed in lanes, several taps per load of grad_y. `P` is the
-    /// whole padded copy (`padded`), or else each outer point's part of it is copied
-    /// from `a` as it comes.
-    pub fn grad_b_single<T: Element>(
+    /// The gradient of B for few columns (a depthwise convolution has one; a grouped
+    /// one a few per group): for every batch point and column,
+    /// `acc[tap] = sum over its outer points and output positions of
+    /// grad_y * P[position + tap]`. The column's grad_y is first laid out over the
+    /// virtual positions (zeros between rows), so that every tap is one long dot product
+    /// with a shifted stretch of `P`, summed in lanes, several taps per load of grad_y.
+    /// `P` is the whole padded copy (`padded`), or else (one column) each outer point's
+    /// part of it is copied from `a` as it comes. Each (batch point, column) is a job
+    /// of its own that sums its outer points in order, so the result does not depend on
+    /// the number of threads. Returns, per batch point, the sums as `[tap][column]`.
+    pub fn grad_b_dots<T: Element>(
         &self,
         p: &Product,
         a: &[T],
@@ -28,16 +32,18 @@ impl Direct {
     ) -> Vec<Vec<T>> {
         let len = self.span.next_multiple_of(DOT_LANES);
         let local_rows = self.local_rows(p.n_len);
-        (0..p.batch_points())
+        let n_len = p.n_len.max(1);
+        let columns: Vec<Vec<T>> = (0..p.batch_points() * n_len)
             .into_par_iter()
             .map_init(
                 || (Vec::new(), Vec::new()),
-                |(spread, local), g| {
+                |(spread, local), job| {
+                    let (g, n) = (job / n_len, job % n_len);
                     let mut acc = vec![T::zero(); self.taps.len()];
                     for o in g * p.per_batch..(g + 1) * p.per_batch {
                         spread.clear();
                         spread.resize(len, T::zero());
-                        let rows = &grad_y[p.outer_c[o]..];
+                        let rows = &grad_y[p.outer_c[o] + n * self.column_stride..];
                         for (r, &at) in self.rows.iter().enumerate() {
                             let row = &rows[r * self.run_len..(r + 1) * self.run_len];
                             spread[at..at + self.run_len].copy_from_slice(row);
@@ -73,6 +79,18 @@ impl Direct {
                     acc
                 },
             )
+            .collect();
+        columns
+            .chunks(n_len)
+            .map(|of_point| {
+                let mut sums = vec![T::zero(); self.taps.len() * n_len];
+                for (n, column) in of_point.iter().enumerate() {
+                    for (t, &v) in column.iter().enumerate() {
+                        sums[t * n_len + n] = v;
+                    }
+                }
+                sums
+            })
             .collect()
     }
 }

@@ -256,7 +256,14 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
 fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]]); 10] = [
+    let cases: [(&str, &[&[usize]]); 11] = [
+        // 5 columns, fewer than a register tile's: a dot product per column and tap
+        // over the whole padded copy (strided and reflected here).
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; \
+             unfold x.w by j, pad = 1, mode = reflect; }",
+            &[&[2, 3, 9, 20], &[5, 3, 3, 3]],
+        ),
         // 70 columns: a tile of 64 and six of 1; 27 taps: 4 tiles of 6 and one of 3;
         // 7 jobs, so the 5 outer points split into 4 slices (2, 1, 1, 1).
         (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
