@@ -94,7 +94,6 @@ impl fmt::Display for Choice {
 /// What the rows are decided on, worked out once per call (the product and its direct
 /// kernel are prepared once per kernel and shapes, and kept).
 pub(crate) struct Situation {
-    pass: Pass,
     macs: usize,
     threshold: usize,
     plan: bool,
@@ -120,7 +119,6 @@ impl Situation {
         };
         let threshold = min_macs();
         let mut s = Situation {
-            pass,
             macs,
             threshold,
             plan: plan.is_some(),
@@ -275,7 +273,6 @@ pub(crate) fn decide(call: Call<'_>, pass: Pass) -> (Choice, Situation) {
         })
         .unwrap_or_else(|| unreachable!("the last rows apply to every pass"));
     crate::trace::record(choice.path);
-    debug_assert_eq!(situation.pass, pass);
     (choice, situation)
 }
 

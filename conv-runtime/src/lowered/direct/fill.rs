@@ -87,7 +87,8 @@ impl Direct {
         let steps: Vec<usize> = self.p_dims.iter().map(|d| l.a.dims[d.source].1).collect();
         let mut index = vec![0; self.p_dims.len()];
         // A strided window along the rows: per phase, the stretch of a row that reads
-        // the input linearly (worked out once, not per element).
+        // the input linearly, worked out once for the first phases (a stride may be as
+        // large as usize::MAX) rather than per element.
         let linear: Vec<(usize, usize, usize)> = match &self.p_dims[leading.len()].kind {
             Kind::Window {
                 map,
@@ -95,7 +96,7 @@ impl Direct {
                 ..
             } => {
                 let stride = self.p_shape[*p];
-                (0..stride)
+                (0..stride.min(CACHED_PHASES))
                     .map(|phase| linear_run(map, phase, stride, last_len))
                     .collect()
             }
@@ -150,7 +151,10 @@ impl Direct {
                     ..
                 } => {
                     let (phase, stride) = (index[*p], self.p_shape[*p]);
-                    let (lo, hi, first) = linear[phase];
+                    let (lo, hi, first) = match linear.get(phase) {
+                        Some(&run) => run,
+                        None => linear_run(map, phase, stride, out.len()),
+                    };
                     for i in (0..lo).chain(hi..out.len()) {
                         let q = phase + stride * i;
                         out[i] = map
@@ -225,6 +229,9 @@ impl Direct {
         );
     }
 }
+
+/// Phases whose linear stretch is worked out once per fill.
+const CACHED_PHASES: usize = 64;
 
 /// The longest stretch `lo..hi` of a strided window's phase row (row positions `i`,
 /// padded positions `phase + stride * i`) whose input positions are `first + stride * (i
