@@ -137,7 +137,6 @@ fn block_stretches<'c, T>(
 /// partial sums at fixed places.
 pub(crate) fn grad_b<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &mut [T]) {
     let (k_len, n_len) = (p.k_len, p.n_len);
-    let (k_offsets, n_offsets) = p.b_offsets();
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
     let blocks = p.blocks();
     // Partial sums per (batch point, fixed slice of its blocks): the same additions in
@@ -179,16 +178,15 @@ pub(crate) fn grad_b<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &mut [
             acc
         })
         .collect();
-    for (g, sums) in partials.chunks_mut(PARTIALS).enumerate() {
-        let (sum, rest) = sums.split_first_mut().unwrap_or_else(|| unreachable!());
-        add_in_order(sum, rest);
-        let base = p.outer_b[g * p.per_batch];
-        for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(n_len.max(1))) {
-            for (&n, &v) in n_offsets.iter().zip(row) {
-                out[base + k + n] = out[base + k + n] + v;
-            }
-        }
-    }
+    let sums: Vec<Vec<T>> = partials
+        .chunks_mut(PARTIALS)
+        .map(|sums| {
+            let (sum, rest) = sums.split_first_mut().unwrap_or_else(|| unreachable!());
+            add_in_order(sum, rest);
+            std::mem::take(sum)
+        })
+        .collect();
+    p.add_to_b(&sums, out);
 }
 
 /// `sum += rest[0] + rest[1] + ...`, element by element in that order, in parallel over

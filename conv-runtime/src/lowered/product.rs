@@ -179,6 +179,20 @@ impl Product {
             .collect()
     }
 
+    /// Adds the gradient of B summed for each batch point (`sums[g]`, `[k][n]` in panel
+    /// order) into `out`, B's gradient in row-major order.
+    pub fn add_to_b<T: Element>(&self, sums: &[Vec<T>], out: &mut [T]) {
+        let (k_offsets, n_offsets) = self.b_offsets();
+        for (g, sum) in sums.iter().enumerate() {
+            let base = self.outer_b[g * self.per_batch];
+            for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(self.n_len.max(1))) {
+                for (&n, &v) in n_offsets.iter().zip(row) {
+                    out[base + k + n] = out[base + k + n] + v;
+                }
+            }
+        }
+    }
+
     /// Offsets into B of every reduction index (panel order) and every column.
     pub fn b_offsets(&self) -> (Vec<usize>, Vec<usize>) {
         self.b_offsets_reversing(&[])

@@ -160,7 +160,6 @@ pub(crate) fn forward_all<T: Element>(p: &Product, a: &[T], packed: &[Vec<T>], o
 /// into `out`.
 pub(crate) fn grad_b_all<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &mut [T]) {
     use rayon::prelude::*;
-    let (k_offsets, n_offsets) = p.b_offsets();
     let sums: Vec<Vec<T>> = (0..p.batch_points())
         .into_par_iter()
         .map(|g| {
@@ -171,10 +170,5 @@ pub(crate) fn grad_b_all<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &m
             acc
         })
         .collect();
-    for (g, acc) in sums.iter().enumerate() {
-        let base = p.outer_b[g * p.per_batch] + n_offsets[0];
-        for (&k, &v) in k_offsets.iter().zip(acc) {
-            out[base + k] = out[base + k] + v;
-        }
-    }
+    p.add_to_b(&sums, out);
 }

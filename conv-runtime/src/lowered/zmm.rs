@@ -29,7 +29,11 @@ pub(crate) fn token() -> Option<Token> {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
-    return Token::try_new();
+    {
+        // Detected once: tiles and copy-out rows ask for it by the thousand per call.
+        static DETECTED: std::sync::OnceLock<Option<Token>> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(Token::try_new)
+    }
     #[cfg(not(target_arch = "x86_64"))]
     None
 }

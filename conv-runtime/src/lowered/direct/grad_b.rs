@@ -34,15 +34,7 @@ impl Direct {
                 }
             })
         };
-        let (k_offsets, n_offsets) = p.b_offsets();
-        for (g, sum) in sums.iter().enumerate() {
-            let base = p.outer_b[g * p.per_batch];
-            for (&k, row) in k_offsets.iter().zip(sum.chunks_exact(n_len)) {
-                for (&n, &v) in n_offsets.iter().zip(row) {
-                    out[base + k + n] = out[base + k + n] + v;
-                }
-            }
-        }
+        p.add_to_b(&sums, out);
     }
 }
 
