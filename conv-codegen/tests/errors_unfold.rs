@@ -122,7 +122,7 @@ fn unknown_option() {
         &conv("unfold x.h by k, «step» = 2;"),
         &[
             "unknown unfold option `step`",
-            "`stride`, `dilation`, `pad` and `mode`",
+            "`stride`, `dilation`, `pad`, `mode` and, on the output, `output_padding`",
         ],
     );
 }

@@ -21,7 +21,7 @@ impl<T> Located<T> {
     }
 }
 
-/// `[docs] [vis] name(op, ...) = "spec" { statements }` or `... = "spec";`.
+/// `[docs] [vis] name(op, ...) [-> out] = "spec" { statements }` or `... = "spec";`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelAst {
     pub docs: Vec<String>,
@@ -29,6 +29,8 @@ pub struct KernelAst {
     /// The parenthesised operand list as a whole (for "operand count" errors).
     pub operand_list: Loc,
     pub operands: Vec<Located<String>>,
+    /// The output's name, when the header gives one (`-> y`): windows may then sit on it.
+    pub output: Option<Located<String>>,
     pub spec: Located<String>,
     pub statements: Vec<Statement>,
 }

@@ -5,6 +5,11 @@
 //! gradient of `<y, grad_y>` with respect to `v_i` is the same contraction with `v_i`
 //! replaced by `grad_y` and the result given `v_i`'s subscript. An operand read through
 //! windows gets that view gradient folded back through each window (gather form).
+//!
+//! The rule is the same on both sides: a window on the output makes the forward result
+//! a fold of the contraction's view, and every gradient reads `grad_y` through that
+//! window (the adjoint of a fold is an unfold). So each derived gradient is again a
+//! kernel of the language, and differentiating it again goes through this same code.
 
 use crate::ir::{Access, Contraction, FoldAxis, Gradient, Index, Program, Source, Wrt};
 use crate::kernel::{Kernel, Window};
@@ -14,8 +19,9 @@ pub fn lower(kernel: &Kernel) -> Program {
         inputs: (0..kernel.operands.len())
             .map(|i| operand_access(kernel, i))
             .collect(),
-        output: kernel.output.clone(),
+        output: kernel.output_view.clone(),
     };
+    let folds = kernel.output_windows().map(|w| fold_axis(*w)).collect();
     let mut gradients: Vec<Gradient> = (0..kernel.operands.len())
         .map(|i| operand_gradient(kernel, &forward, i))
         .collect();
@@ -23,7 +29,11 @@ pub fn lower(kernel: &Kernel) -> Program {
         gradients.push(Gradient {
             wrt: Wrt::Bias,
             contraction: Contraction {
-                inputs: vec![grad_output_access(kernel)],
+                inputs: vec![Access {
+                    source: Source::GradOutput,
+                    view: kernel.output.clone(),
+                    dims: kernel.output.iter().map(|&a| Index::Axis(a)).collect(),
+                }],
                 output: vec![axis],
             },
             folds: Vec::new(),
@@ -32,35 +42,41 @@ pub fn lower(kernel: &Kernel) -> Program {
     Program {
         kernel: kernel.clone(),
         forward,
+        folds,
         gradients,
     }
 }
 
 fn operand_access(kernel: &Kernel, operand: usize) -> Access {
     let op = &kernel.operands[operand];
-    let dims = op
-        .physical
+    Access {
+        source: Source::Operand(operand),
+        view: op.view.clone(),
+        dims: dims(kernel, operand, &op.physical),
+    }
+}
+
+/// `grad_y`, read through the output's windows.
+fn grad_output_access(kernel: &Kernel) -> Access {
+    Access {
+        source: Source::GradOutput,
+        view: kernel.output_view.clone(),
+        dims: dims(kernel, kernel.output_slot(), &kernel.output),
+    }
+}
+
+/// How each physical axis of the tensor in `slot` is indexed: through its window, if
+/// one slides along it.
+fn dims(kernel: &Kernel, slot: usize, physical: &[char]) -> Vec<Index> {
+    physical
         .iter()
         .map(
-            |&axis| match kernel.windows_on(operand).find(|w| w.axis == axis) {
+            |&axis| match kernel.windows_on(slot).find(|w| w.axis == axis) {
                 Some(window) => Index::Window(*window),
                 None => Index::Axis(axis),
             },
         )
-        .collect();
-    Access {
-        source: Source::Operand(operand),
-        view: op.view.clone(),
-        dims,
-    }
-}
-
-fn grad_output_access(kernel: &Kernel) -> Access {
-    Access {
-        source: Source::GradOutput,
-        view: kernel.output.clone(),
-        dims: kernel.output.iter().map(|&a| Index::Axis(a)).collect(),
-    }
+        .collect()
 }
 
 fn operand_gradient(kernel: &Kernel, forward: &Contraction, operand: usize) -> Gradient {
@@ -126,6 +142,7 @@ mod tests {
             dilation,
             pad: Pad::Explicit { lo: 0, hi: 0 },
             mode: PadMode::Zeros,
+            output_padding: 0,
         }
     }
 

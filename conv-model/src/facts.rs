@@ -17,6 +17,8 @@ pub struct Facts {
     /// The gradient of the plan's windowed operand as a forward convolution of `grad_y`,
     /// if every window allows it.
     pub transposed: Option<Transposed>,
+    /// For windows on the output: the unfold kernel whose passes are this kernel's.
+    pub adjoint: Option<Adjoint>,
 }
 
 impl Facts {
@@ -26,16 +28,100 @@ impl Facts {
         let transposed = plan
             .as_ref()
             .and_then(|plan| Transposed::derive(&program.kernel, plan));
+        let adjoint = Adjoint::derive(&program.kernel);
         Facts {
             program,
             plan,
             transposed,
+            adjoint,
         }
     }
 
     /// The checked declaration.
     pub fn kernel(&self) -> &Kernel {
         &self.program.kernel
+    }
+}
+
+/// A kernel whose windows all sit on its output is the adjoint of an unfold kernel: for
+/// `y = fold(x (x) w)`, the kernel `x' = unfold(g) (x) w` with the same windows on `g`
+/// (shaped like `y`) and `x'` shaped like `x`. Its passes are this kernel's, roles swapped:
+///
+/// | this kernel | the adjoint |
+/// |---|---|
+/// | `forward(x, w)` | `grad_g(w, grad = x)` |
+/// | `grad_x(w, grad_y)` | `forward(g = grad_y, w)` |
+/// | `grad_w(x, grad_y)` | `grad_w(g = grad_y, grad = x)` |
+///
+/// so the fast path runs a transposed convolution's forward as a convolution's grad_x,
+/// and its grad_x as a convolution's forward.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adjoint {
+    /// The unfold kernel's facts: operand 0 is `g`, operand 1 this kernel's `other`.
+    pub facts: Box<Facts>,
+    /// The operand of this kernel shaped like the adjoint's output.
+    pub image: usize,
+    /// The other operand, the adjoint's operand 1.
+    pub other: usize,
+}
+
+impl Adjoint {
+    /// `None` unless the kernel has two operands, windows on its output and none on its
+    /// operands, and the adjoint is a batch of matrix products whose windowed operand is `g`.
+    pub fn derive(kernel: &Kernel) -> Option<Adjoint> {
+        let on_operands = kernel
+            .windows
+            .iter()
+            .any(|w| w.operand != kernel.output_slot());
+        if kernel.operands.len() != 2 || !kernel.folds_output() || on_operands {
+            return None;
+        }
+        (0..2).find_map(|image| {
+            let other = 1 - image;
+            let adjoint = Kernel {
+                name: format!("{}_adjoint", kernel.name),
+                docs: Vec::new(),
+                spec: String::new(),
+                operands: vec![
+                    Operand {
+                        name: "g".into(),
+                        view: kernel.output_view.clone(),
+                        physical: kernel.output.clone(),
+                    },
+                    kernel.operands[other].clone(),
+                ],
+                output_name: kernel.operands[image].name.clone(),
+                output_view: kernel.operands[image].physical.clone(),
+                output: kernel.operands[image].physical.clone(),
+                windows: kernel
+                    .windows
+                    .iter()
+                    .map(|w| Window {
+                        operand: 0,
+                        output_padding: 0,
+                        ..*w
+                    })
+                    .collect(),
+                sizes: Default::default(),
+                bias: None,
+                dtype: kernel.dtype,
+            };
+            let adjoint = Kernel {
+                spec: format!(
+                    "{},{}->{}",
+                    adjoint.operands[0].view.iter().collect::<String>(),
+                    adjoint.operands[1].view.iter().collect::<String>(),
+                    adjoint.output.iter().collect::<String>()
+                ),
+                ..adjoint
+            };
+            gemm_plan(&adjoint).filter(|p| p.a == 0)?;
+            Some(Adjoint {
+                facts: Box::new(Facts::derive(crate::derive::lower(&adjoint))),
+                image,
+                other,
+            })
+        })
     }
 }
 
@@ -96,6 +182,8 @@ impl Transposed {
                 },
                 b.clone(),
             ],
+            output_name: a.name.clone(),
+            output_view: a.physical.clone(),
             output: a.physical.clone(),
             windows,
             sizes: Default::default(),

@@ -25,7 +25,7 @@ pub struct GemmPlan {
 /// The plan for a kernel, or `None` when its contraction is not a batch of GEMMs (one or
 /// three operands, windows on both operands, an axis only one operand has, ...).
 pub fn gemm_plan(kernel: &Kernel) -> Option<GemmPlan> {
-    if kernel.operands.len() != 2 {
+    if kernel.operands.len() != 2 || kernel.folds_output() {
         return None;
     }
     let windowed: Vec<usize> = (0..2)

@@ -8,7 +8,8 @@ use crate::kernel::{Kernel, Window};
 pub enum Source {
     /// An operand of the kernel, by position.
     Operand(usize),
-    /// The upstream gradient, shaped like the forward output.
+    /// The upstream gradient, shaped like the forward output (and read through the
+    /// output's windows, if it has any).
     GradOutput,
 }
 
@@ -108,6 +109,8 @@ pub enum Wrt {
 pub struct Gradient {
     pub wrt: Wrt,
     /// For an unfolded operand, the gradient of its view (output = its view subscript).
+    /// For a kernel with windows on its output, `grad_y` is read through them: the
+    /// gradient of an input of a fold is an unfold.
     pub contraction: Contraction,
     /// The folds back through the operand's unfolds, one per unfolded axis.
     pub folds: Vec<FoldAxis>,
@@ -117,7 +120,11 @@ pub struct Gradient {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     pub kernel: Kernel,
+    /// The forward contraction; its result is the output's view.
     pub forward: Contraction,
+    /// For windows on the output: the folds of the forward contraction's result onto the
+    /// output, one per window (empty otherwise).
+    pub folds: Vec<FoldAxis>,
     pub gradients: Vec<Gradient>,
 }
 

@@ -55,10 +55,15 @@ impl PadMode {
     }
 }
 
-/// `unfold OP.axis by window, stride, dilation, pad, mode`:
+/// `unfold T.axis by window, stride, dilation, pad, mode[, output_padding]`:
 /// `view[.., a, .., k, ..] = padded[.., a*stride + k*dilation, ..]`.
+///
+/// On an operand the view is read (an unfold); on the output it is written, and where
+/// windows overlap their values add up (a fold, the adjoint of an unfold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
+    /// The tensor it slides over: an operand by position, or the output, whose slot is
+    /// `operands.len()` ([`Kernel::output_slot`]).
     pub operand: usize,
     pub axis: char,
     pub window: char,
@@ -66,6 +71,9 @@ pub struct Window {
     pub dilation: usize,
     pub pad: Pad,
     pub mode: PadMode,
+    /// On the output only: positions added after the last window's reach, as PyTorch's
+    /// transposed convolution's `output_padding` (less than `max(stride, dilation)`).
+    pub output_padding: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +92,14 @@ pub struct Kernel {
     pub docs: Vec<String>,
     pub spec: String,
     pub operands: Vec<Operand>,
+    /// The output's name: `y` unless the header names it (`-> out`).
+    pub output_name: String,
+    /// The output's subscript in the spec: the axes of its view, window axes included
+    /// when windows sit on it.
+    pub output_view: Vec<char>,
+    /// The axes of the output tensor: `output_view` without the window axes.
     pub output: Vec<char>,
+    /// Every unfold, in declaration order, on the operands and on the output.
     pub windows: Vec<Window>,
     /// Extents fixed by `size`; for an unfolded axis this is the input length.
     pub sizes: BTreeMap<char, usize>,
@@ -98,9 +113,33 @@ impl Kernel {
         self.windows.iter().find(|w| w.window == window)
     }
 
-    /// The unfolds of operand `operand`, in declaration order.
+    /// The unfolds of operand `operand` (or of the output, for [`Kernel::output_slot`]),
+    /// in declaration order.
     pub fn windows_on(&self, operand: usize) -> impl Iterator<Item = &Window> {
         self.windows.iter().filter(move |w| w.operand == operand)
+    }
+
+    /// The slot of the output in [`Window::operand`]: after every operand.
+    pub fn output_slot(&self) -> usize {
+        self.operands.len()
+    }
+
+    /// The windows on the output, in declaration order.
+    pub fn output_windows(&self) -> impl Iterator<Item = &Window> {
+        self.windows_on(self.output_slot())
+    }
+
+    /// Whether windows sit on the output: its forward pass is a fold.
+    pub fn folds_output(&self) -> bool {
+        self.output_windows().next().is_some()
+    }
+
+    /// The name of the tensor in slot `slot`: an operand's or the output's.
+    pub fn tensor_name(&self, slot: usize) -> &str {
+        match self.operands.get(slot) {
+            Some(op) => &op.name,
+            None => &self.output_name,
+        }
     }
 
     /// Every axis of the spec, in order of first appearance.
@@ -110,7 +149,7 @@ impl Kernel {
             .operands
             .iter()
             .flat_map(|op| &op.view)
-            .chain(&self.output)
+            .chain(&self.output_view)
         {
             if !axes.contains(axis) {
                 axes.push(*axis);
@@ -119,11 +158,11 @@ impl Kernel {
         axes
     }
 
-    /// Axes that are summed: in some input, not in the output.
+    /// Axes that are summed: in some input, not in the output's view.
     pub fn summed_axes(&self) -> Vec<char> {
         self.axes()
             .into_iter()
-            .filter(|a| !self.output.contains(a))
+            .filter(|a| !self.output_view.contains(a))
             .collect()
     }
 }
@@ -151,7 +190,9 @@ pub enum Misfit {
     /// The padded input is shorter than one window.
     TooShort { padded: usize, span: usize },
     /// A reflect or circular pad longer than the input allows.
-    PadTooLarge { pad: usize, max: usize },
+    PadTooLarge { pad: usize, max: usize, len: usize },
+    /// On the output: the pads remove more than the windows cover (a negative length).
+    PadsTooLarge { reach: usize, pads: usize },
 }
 
 impl Window {
@@ -189,7 +230,59 @@ impl Window {
                 (total / 2, total - total / 2, out)
             }
         };
-        // PyTorch's limits: reflect needs pad < len, circular pad <= len, replicate len >= 1.
+        self.mode_fits(len, lo, hi)?;
+        Ok(Geometry {
+            len,
+            window,
+            lo,
+            hi,
+            span,
+            out,
+        })
+    }
+
+    /// The geometry of a window on the output whose view is `view` long: the output's
+    /// length is PyTorch's for a transposed convolution,
+    /// `(view - 1)*stride - lo - hi + dilation*(window - 1) + 1 + output_padding`.
+    /// `out` is `view`, which may be one less than an unfold of that length would give
+    /// when `output_padding >= stride` (the positions past the last window's reach are
+    /// never read).
+    pub fn fold_geometry(&self, view: usize, window: usize) -> Result<Geometry, Misfit> {
+        if window == 0 {
+            return Err(Misfit::EmptyWindow);
+        }
+        let Pad::Explicit { lo, hi } = self.pad else {
+            unreachable!("`pad = same` is refused on the output");
+        };
+        let span = (window - 1)
+            .checked_mul(self.dilation)
+            .and_then(|s| s.checked_add(1))
+            .ok_or(Misfit::Overflow)?;
+        let reach = view
+            .saturating_sub(1)
+            .checked_mul(self.stride)
+            .and_then(|r| r.checked_add(span))
+            .and_then(|r| r.checked_add(self.output_padding))
+            .ok_or(Misfit::Overflow)?;
+        let pads = lo.checked_add(hi).ok_or(Misfit::Overflow)?;
+        let len = match reach.checked_sub(pads) {
+            Some(len) if view > 0 => len,
+            _ if view == 0 => 0,
+            _ => return Err(Misfit::PadsTooLarge { reach, pads }),
+        };
+        self.mode_fits(len, lo, hi)?;
+        Ok(Geometry {
+            len,
+            window,
+            lo,
+            hi,
+            span,
+            out: view,
+        })
+    }
+
+    /// PyTorch's limits: reflect needs pad < len, circular pad <= len, replicate len >= 1.
+    fn mode_fits(&self, len: usize, lo: usize, hi: usize) -> Result<(), Misfit> {
         let max = match self.mode {
             PadMode::Reflect => Some(len.saturating_sub(1)),
             PadMode::Circular => Some(len),
@@ -201,16 +294,10 @@ impl Window {
                 return Err(Misfit::PadTooLarge {
                     pad: lo.max(hi),
                     max,
+                    len,
                 });
             }
         }
-        Ok(Geometry {
-            len,
-            window,
-            lo,
-            hi,
-            span,
-            out,
-        })
+        Ok(())
     }
 }

@@ -7,8 +7,13 @@ use std::fmt::Write;
 
 pub fn kernel_source(kernel: &Kernel) -> String {
     let names: Vec<&str> = kernel.operands.iter().map(|o| o.name.as_str()).collect();
+    let output = if kernel.folds_output() || kernel.output_name != "y" {
+        format!(" -> {}", kernel.output_name)
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "{}({}) = {:?} {{",
+        "{}({}){output} = {:?} {{",
         kernel.name,
         names.join(", "),
         kernel.spec
@@ -21,13 +26,17 @@ pub fn kernel_source(kernel: &Kernel) -> String {
         let _ = write!(
             out,
             " unfold {}.{} by {}, stride = {}, dilation = {}, pad = {pad}, mode = {};",
-            kernel.operands[w.operand].name,
+            kernel.tensor_name(w.operand),
             w.axis,
             w.window,
             w.stride,
             w.dilation,
             w.mode.name()
         );
+        if w.output_padding > 0 {
+            out.pop();
+            let _ = write!(out, ", output_padding = {};", w.output_padding);
+        }
     }
     if !kernel.sizes.is_empty() {
         let sizes: Vec<String> = kernel

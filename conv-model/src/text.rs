@@ -11,9 +11,14 @@ pub fn derivation(program: &Program) -> String {
     let kernel = &program.kernel;
     let mut out = String::new();
     let names: Vec<&str> = kernel.operands.iter().map(|o| o.name.as_str()).collect();
+    let output = if kernel.folds_output() || kernel.output_name != "y" {
+        format!(" -> {}", kernel.output_name)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "kernel {}({}) = \"{}\"",
+        "kernel {}({}){output} = \"{}\"",
         kernel.name,
         names.join(", "),
         kernel.spec
@@ -31,14 +36,28 @@ pub fn derivation(program: &Program) -> String {
     if let Some(bias) = kernel.bias {
         let _ = writeln!(out, "bias: [{bias}]");
     }
-    let _ = writeln!(out, "output y: [{}]", axis_list(&kernel.output));
+    let y = &kernel.output_name;
+    let _ = writeln!(out, "output {y}: [{}]", axis_list(&kernel.output));
+    for window in kernel.output_windows() {
+        let _ = writeln!(out, "  {}", unfold_text(kernel, window));
+    }
     for &axis in &kernel.output {
         let _ = writeln!(out, "  {axis} = {}", extent_formula(kernel, axis));
+        if let Some(window) = kernel.output_windows().find(|w| w.axis == axis) {
+            let _ = writeln!(
+                out,
+                "  {y}.{axis} = {}",
+                fold_length_formula(kernel, window)
+            );
+        }
     }
     for &axis in &kernel.summed_axes() {
         let _ = writeln!(out, "  summed {axis} = {}", extent_formula(kernel, axis));
     }
-    let _ = writeln!(out, "forward: y = \"{}\"", program.forward.einsum());
+    let _ = writeln!(out, "forward: {}", forward_text(program));
+    for fold in &program.folds {
+        let _ = writeln!(out, "  {}", fold_text(kernel, fold));
+    }
     if let Some(axis) = kernel.bias {
         let _ = writeln!(out, "  + bias[{axis}]");
     }
@@ -47,11 +66,32 @@ pub fn derivation(program: &Program) -> String {
         for fold in &gradient.folds {
             let _ = writeln!(out, "  {}", fold_text(kernel, fold));
         }
+        if gradient.wrt != Wrt::Bias {
+            for window in kernel.output_windows() {
+                let _ = writeln!(
+                    out,
+                    "  grad_{y} read through {}",
+                    unfold_text(kernel, window)
+                );
+            }
+        }
         for axis in gradient.contraction.broadcast_axes() {
             let _ = writeln!(out, "  {axis}: broadcast (no input varies along it)");
         }
     }
     out
+}
+
+/// `y = "nchwkj,dckj->ndhw"`, or `y = fold_ij("ncij,cdkl->ndijkl")` with windows on the output.
+pub fn forward_text(program: &Program) -> String {
+    let y = &program.kernel.output_name;
+    let einsum = format!("\"{}\"", program.forward.einsum());
+    if program.folds.is_empty() {
+        format!("{y} = {einsum}")
+    } else {
+        let axes: String = program.folds.iter().map(|f| f.window.axis).collect();
+        format!("{y} = fold_{axes}({einsum})")
+    }
 }
 
 /// `unfold x.h by k, stride 2, dilation 1, pad (2, 2), zeros`
@@ -60,15 +100,51 @@ pub fn unfold_text(kernel: &Kernel, w: &Window) -> String {
         Pad::Explicit { lo, hi } => format!("({lo}, {hi})"),
         Pad::Same => "same".to_string(),
     };
+    let output_padding = match w.output_padding {
+        0 => String::new(),
+        p => format!(", output_padding {p}"),
+    };
     format!(
-        "unfold {}.{} by {}, stride {}, dilation {}, pad {pad}, {}",
-        kernel.operands[w.operand].name,
+        "unfold {}.{} by {}, stride {}, dilation {}, pad {pad}{output_padding}, {}",
+        kernel.tensor_name(w.operand),
         w.axis,
         w.window,
         w.stride,
         w.dilation,
         w.mode.name()
     )
+}
+
+/// The length of the output along an axis a window slides over, PyTorch's for a
+/// transposed convolution: `(x.i - 1)*2 - 2 + (k - 1) + 1 + 1`.
+fn fold_length_formula(kernel: &Kernel, w: &Window) -> String {
+    if let Some(n) = kernel.sizes.get(&w.axis) {
+        return format!("{n} (size)");
+    }
+    let view = match kernel
+        .operands
+        .iter()
+        .find(|op| op.physical.contains(&w.axis))
+    {
+        Some(op) => format!("{}.{}", op.name, w.axis),
+        None => format!("len({})", w.axis),
+    };
+    let Pad::Explicit { lo, hi } = w.pad else {
+        unreachable!("`pad = same` is refused on the output")
+    };
+    let scaled = match w.stride {
+        1 => format!("({view} - 1)"),
+        s => format!("({view} - 1)*{s}"),
+    };
+    let pads = match lo as u128 + hi as u128 {
+        0 => String::new(),
+        p => format!(" - {p}"),
+    };
+    let padding = match w.output_padding {
+        0 => String::new(),
+        p => format!(" + {p}"),
+    };
+    format!("{scaled}{pads} + {} + 1{padding}", window_span(kernel, w))
 }
 
 /// `grad_x = fold("ndhw,dckj->nchwkj")`, `grad_weight = "nchwkj,ndhw->dckj"`, `grad_bias = "ndhw->d"`.
@@ -96,7 +172,7 @@ pub fn fold_text(kernel: &Kernel, fold: &FoldAxis) -> String {
     let w = &fold.window;
     let (a, k) = (w.axis, w.window);
     let (p, q) = (format!("p_{k}"), format!("q_{k}"));
-    let name = &kernel.operands[w.operand].name;
+    let name = &kernel.tensor_name(w.operand);
     let offset = match w.dilation {
         1 => format!("{k}"),
         d => format!("{k}*{d}"),
@@ -129,7 +205,7 @@ pub fn fold_text(kernel: &Kernel, fold: &FoldAxis) -> String {
 fn copies_text(kernel: &Kernel, w: &Window) -> String {
     let k = w.window;
     let (p, q) = (format!("p_{k}"), format!("q_{k}"));
-    let input = format!("{}.{}", kernel.operands[w.operand].name, w.axis);
+    let input = format!("{}.{}", kernel.tensor_name(w.operand), w.axis);
     let len = match kernel.sizes.get(&w.axis) {
         Some(&n) => Lin::constant(n as i128),
         None => Lin::symbol(&input),
@@ -198,7 +274,7 @@ pub fn same_pad_formula(kernel: &Kernel, w: &Window) -> Option<String> {
     if w.pad != Pad::Same {
         return None;
     }
-    let a = format!("{}.{}", kernel.operands[w.operand].name, w.axis);
+    let a = format!("{}.{}", kernel.tensor_name(w.operand), w.axis);
     let input = input_length(kernel, w);
     let span = window_span(kernel, w);
     let total = match w.stride {
@@ -214,7 +290,7 @@ pub fn same_pad_formula(kernel: &Kernel, w: &Window) -> Option<String> {
 fn input_length(kernel: &Kernel, w: &Window) -> String {
     match kernel.sizes.get(&w.axis) {
         Some(n) => format!("{n}"),
-        None => format!("{}.{}", kernel.operands[w.operand].name, w.axis),
+        None => format!("{}.{}", kernel.tensor_name(w.operand), w.axis),
     }
 }
 
@@ -331,7 +407,8 @@ impl Lin {
 /// The extent of an axis in terms of the arguments' shapes, e.g.
 /// `floor((x.h + 4 - (k - 1) - 1) / 2) + 1` for an unfolded axis.
 pub fn extent_formula(kernel: &Kernel, axis: char) -> String {
-    if let Some(window) = kernel.windows.iter().find(|w| w.axis == axis) {
+    let on_operand = |w: &&Window| w.axis == axis && w.operand != kernel.output_slot();
+    if let Some(window) = kernel.windows.iter().find(on_operand) {
         let input = input_length(kernel, window);
         let span = window_span(kernel, window);
         return match window.pad {
@@ -350,7 +427,8 @@ pub fn extent_formula(kernel: &Kernel, axis: char) -> String {
             }
         };
     }
-    if let Some(n) = kernel.sizes.get(&axis) {
+    let folded = kernel.output_windows().any(|w| w.axis == axis);
+    if let Some(n) = kernel.sizes.get(&axis).filter(|_| !folded) {
         return format!("{n} (size)");
     }
     match kernel

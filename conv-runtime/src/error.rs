@@ -113,6 +113,18 @@ pub enum ShapeError {
         /// The input's length along the axis.
         len: usize,
     },
+    /// A window on the output whose pads remove more positions than the windows cover,
+    /// which would leave the output a negative length.
+    PadsTooLarge {
+        /// The output's name.
+        operand: String,
+        /// The axis the window slides along.
+        axis: char,
+        /// The positions the windows cover: `(view - 1)*stride + span + output_padding`.
+        reach: usize,
+        /// The two pads together.
+        pads: usize,
+    },
     /// A length or element count that does not fit in memory (or in usize).
     TooLarge {
         /// The tensor: an operand's name, `y`, `grad_<operand>`, `bias` or `grad_bias`.
@@ -170,6 +182,15 @@ impl fmt::Display for ShapeError {
             } => write!(
                 f,
                 "{operand}: axis '{axis}' of length {len} is too short for {mode} padding of {pad}"
+            ),
+            ShapeError::PadsTooLarge {
+                operand,
+                axis,
+                reach,
+                pads,
+            } => write!(
+                f,
+                "{operand}: along axis '{axis}' the windows cover {reach} positions and the pads remove {pads}: the input is too short for these pads"
             ),
             ShapeError::TooLarge { operand, what } => write!(f, "{operand}: {what} is too large"),
         }

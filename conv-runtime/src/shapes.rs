@@ -34,7 +34,8 @@ pub struct Extents {
     /// number of taps.
     pub axes: BTreeMap<char, usize>,
     /// The input length, padding, span and output length of every unfold, in the order
-    /// of the `unfold` statements.
+    /// of the `unfold` statements. For a window on the output, `len` is the output's
+    /// length and `out` the view's.
     pub windows: Vec<Geometry>,
 }
 
@@ -52,15 +53,23 @@ impl Extents {
     /// The shape of operand `operand` of `kernel` (the kernel these extents were
     /// resolved for): unfolded axes at their input length.
     pub fn operand_shape(&self, kernel: &Kernel, operand: usize) -> Vec<usize> {
-        kernel.operands[operand]
-            .physical
-            .iter()
+        self.operand_shape_in(kernel, operand, &kernel.operands[operand].physical)
+    }
+
+    /// The shape of the output of `kernel` (the kernel these extents were resolved for):
+    /// axes with a window on the output at the output's length.
+    pub fn output_shape(&self, kernel: &Kernel) -> Vec<usize> {
+        self.operand_shape_in(kernel, kernel.output_slot(), &kernel.output)
+    }
+
+    fn operand_shape_in(&self, kernel: &Kernel, slot: usize, axes: &[char]) -> Vec<usize> {
+        axes.iter()
             .map(|&axis| {
                 kernel
                     .windows
                     .iter()
                     .zip(&self.windows)
-                    .find(|(w, _)| w.operand == operand && w.axis == axis)
+                    .find(|(w, _)| w.operand == slot && w.axis == axis)
                     .map_or_else(|| self.of(axis), |(_, g)| g.len)
             })
             .collect()
@@ -113,44 +122,77 @@ pub fn resolve(kernel: &Kernel, shapes: &[&[usize]]) -> Result<Extents, ShapeErr
             }
         }
     }
-    let mut windows = Vec::with_capacity(kernel.windows.len());
-    for (window, &len) in kernel.windows.iter().zip(&input_lengths) {
-        let name = &kernel.operands[window.operand].name;
+    let mut windows = vec![None; kernel.windows.len()];
+    // Windows on operands first: a window on the output may slide along the view of one.
+    let output = kernel.output_slot();
+    let order = (0..kernel.windows.len())
+        .filter(|&u| kernel.windows[u].operand != output)
+        .chain((0..kernel.windows.len()).filter(|&u| kernel.windows[u].operand == output));
+    for u in order {
+        let window = &kernel.windows[u];
+        let name = kernel.tensor_name(window.operand);
         let (axis, k) = (window.axis, window.window);
         let taps = known[&k].0;
-        let geometry = window.geometry(len, taps).map_err(|misfit| match misfit {
+        let on_output = window.operand == output;
+        let fitted = match on_output {
+            true => window.fold_geometry(known[&axis].0, taps),
+            false => window.geometry(input_lengths[u], taps),
+        };
+        let geometry = fitted.map_err(|misfit| match misfit {
             Misfit::TooShort { padded, span } => ShapeError::WindowTooLong {
-                operand: name.clone(),
+                operand: name.to_string(),
                 axis,
                 window: k,
                 span,
                 padded,
             },
-            Misfit::PadTooLarge { pad, .. } => ShapeError::PadTooLarge {
-                operand: name.clone(),
+            Misfit::PadTooLarge { pad, len, .. } => ShapeError::PadTooLarge {
+                operand: name.to_string(),
                 axis,
                 mode: window.mode.name(),
                 pad,
                 len,
             },
+            Misfit::PadsTooLarge { reach, pads } => ShapeError::PadsTooLarge {
+                operand: name.to_string(),
+                axis,
+                reach,
+                pads,
+            },
             Misfit::EmptyWindow => ShapeError::EmptyWindow {
-                operand: name.clone(),
+                operand: name.to_string(),
                 axis,
                 window: k,
             },
             Misfit::Overflow => ShapeError::TooLarge {
-                operand: name.clone(),
+                operand: name.to_string(),
                 what: format!("the padded length of axis '{axis}'"),
             },
         })?;
-        let source = Source::Unfold(windows.len());
-        learn(kernel, &mut known, name, axis, geometry.out, source)?;
-        windows.push(geometry);
+        if on_output {
+            if let Some(&fixed) = kernel.sizes.get(&axis) {
+                let because = format!("size {axis} = {fixed}");
+                agree(name, axis, geometry.len, fixed, because)?;
+            }
+        } else {
+            learn(
+                kernel,
+                &mut known,
+                name,
+                axis,
+                geometry.out,
+                Source::Unfold(u),
+            )?;
+        }
+        windows[u] = Some(geometry);
     }
     let axes: BTreeMap<char, usize> = known.into_iter().map(|(a, (n, _))| (a, n)).collect();
+    let windows = windows.into_iter().flatten().collect();
     let extents = Extents { axes, windows };
-    let output: Vec<usize> = extents.shape(&kernel.output);
-    fits_in_memory("y", &output)?;
+    fits_in_memory(&kernel.output_name, &extents.output_shape(kernel))?;
+    if kernel.folds_output() {
+        fits_in_memory(&kernel.output_name, &extents.shape(&kernel.output_view))?;
+    }
     for (i, op) in kernel.operands.iter().enumerate() {
         if kernel.windows_on(i).next().is_some() {
             fits_in_memory(&op.name, &extents.shape(&op.view))?;
@@ -187,6 +229,23 @@ pub fn check_tensor(
     Ok(())
 }
 
+/// Checks the upstream gradient against the output's shape (which, along an axis with a
+/// window on the output, is the output's length, not the view's).
+pub fn check_output(extents: &Extents, kernel: &Kernel, shape: &[usize]) -> Result<(), ShapeError> {
+    let expected = extents.output_shape(kernel);
+    if shape.len() != expected.len() {
+        return Err(ShapeError::Rank {
+            operand: "grad_y".into(),
+            expected: expected.len(),
+            actual: shape.len(),
+        });
+    }
+    for ((&axis, &len), &want) in kernel.output.iter().zip(shape).zip(&expected) {
+        agree("grad_y", axis, len, want, "the output's extent".into())?;
+    }
+    Ok(())
+}
+
 /// Where the extent an axis must have was learnt; made into text only for an error.
 #[derive(Clone, Copy)]
 enum Source {
@@ -202,7 +261,7 @@ impl Source {
             Source::Operand(i) => format!("as {}.{axis}", kernel.operands[i].name),
             Source::Unfold(w) => {
                 let w = &kernel.windows[w];
-                let name = &kernel.operands[w.operand].name;
+                let name = kernel.tensor_name(w.operand);
                 format!(
                     "as the output length of {name}.{axis} unfolded by '{}'",
                     w.window

@@ -72,9 +72,27 @@ impl<'a> Api<'a> {
         self.kernel.output.len()
     }
 
-    /// `[extents.of('n'), ...]` for these axes.
-    fn shape_of(&self, axes: &[char]) -> TokenStream {
-        quote!([#(extents.of(#axes)),*])
+    /// The output's shape: an axis with a window on the output at the output's length
+    /// (`extents.windows[u].len`), the others at their extent.
+    fn output_shape(&self) -> TokenStream {
+        let kernel = self.kernel;
+        let dims = kernel.output.iter().map(|&axis| {
+            let folded = kernel
+                .windows
+                .iter()
+                .position(|w| w.operand == kernel.output_slot() && w.axis == axis);
+            match folded {
+                Some(u) => quote!(extents.windows[#u].len),
+                None => quote!(extents.of(#axis)),
+            }
+        });
+        quote!([#(#dims),*])
+    }
+
+    /// Checks `grad_y` against the output's shape.
+    fn check_grad_y(&self) -> TokenStream {
+        let private = &self.private;
+        quote!(#private::check_output(&extents, facts().kernel(), grad_y.shape())?;)
     }
 }
 
@@ -86,7 +104,7 @@ fn output_shape(kernel: &Kernel) -> TokenStream {
     });
     let names = (0..kernel.operands.len()).map(|i| api.operand(i));
     let rank = api.out_rank();
-    let shape = api.shape_of(&kernel.output);
+    let shape = api.output_shape();
     quote! {
         /// The shape of `forward`'s result for operands of these shapes.
         pub fn output_shape(#(#params),*) -> ::core::result::Result<[usize; #rank], ::conv_runtime::ShapeError> {
@@ -116,7 +134,8 @@ fn forward_fns(program: &Program) -> TokenStream {
     let out_mut = api.view_mut(api.out_rank());
     let out_rank = super::names::lit(api.out_rank());
     let out_axes = &kernel.output;
-    let shape = api.shape_of(&kernel.output);
+    let shape = api.output_shape();
+    let y = &kernel.output_name;
     let bias = kernel.bias.map(|axis| {
         let (view, generic) = (api.view_type(1), api.as_array(1));
         (
@@ -137,8 +156,8 @@ fn forward_fns(program: &Program) -> TokenStream {
         None => (None, None, None, None, None),
     };
     let doc = format!(
-        " `y = \"{}\"`{}: the forward result, or the first shape mismatch found.",
-        program.forward.einsum(),
+        " `{}`{}: the forward result, or the first shape mismatch found.",
+        text::forward_text(program),
         kernel
             .bias
             .map_or(String::new(), |a| format!(" plus `bias[{a}]`"))
@@ -150,9 +169,9 @@ fn forward_fns(program: &Program) -> TokenStream {
             let extents = extents(&[#(#names.shape()),*])?;
             let shape = #shape;
             #bias_prep
-            let mut out = #private::zeros("y", &shape)?;
+            let mut out = #private::zeros(#y, &shape)?;
             #kernel_fn(&extents, #(#names.view(),)* #bias_pass &mut out, &#private::strides::<#out_rank>(&shape))?;
-            #private::into_array("y", &shape, out)
+            #private::into_array(#y, &shape, out)
         }
 
         #[doc = #doc]
@@ -173,7 +192,7 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
     let kernel = &program.kernel;
     let api = Api::new(kernel);
     let private = &api.private;
-    let out_axes = &kernel.output;
+    let check_grad_y = api.check_grad_y();
     let grad_y_view = api.view_type(api.out_rank());
     let grad_y_generic = api.as_array(api.out_rank());
     let kernel_fn = kernel_name(kernel, Some(gradient.wrt));
@@ -251,7 +270,7 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
         #[doc = #views_doc]
         fn #views_fn(#(#view_params,)* grad_y: #grad_y_view) -> ::core::result::Result<#array, ::conv_runtime::ShapeError> {
             let extents = extents(&[#(#shapes),*])?;
-            #private::check_tensor(&extents, "grad_y", &[#(#out_axes),*], grad_y.shape())?;
+            #check_grad_y
             let mut out = #private::zeros(#result_name, &#target_name)?;
             #kernel_fn(&extents, #(#args,)* &mut out, &#private::strides::<#rank_lit>(&#target_name))?;
             #private::into_array(#result_name, &#target_name, out)
@@ -392,7 +411,7 @@ fn kernel_impl(program: &Program) -> TokenStream {
     };
     let all = convert(None);
     let out_d = dim(api.out_rank());
-    let out_axes = &kernel.output;
+    let check_grad_y = api.check_grad_y();
     let forward_call = match kernel.bias {
         Some(_) => quote! {
             let bias = match bias {
@@ -414,7 +433,7 @@ fn kernel_impl(program: &Program) -> TokenStream {
                 // Like the interpreter: grad_y must fit the operands.
                 #(#all)*
                 let extents = extents(&[#(#names.shape()),*])?;
-                #private::check_tensor(&extents, "grad_y", &[#(#out_axes),*], grad_y.shape())?;
+                #check_grad_y
                 grad_bias_views(grad_y).map(|g| g.into_dyn())
             }
         },

@@ -2,7 +2,7 @@
 //! the runtime receives what the macro derived instead of deriving it again.
 
 use super::names::private;
-use crate::facts::{Facts, Transposed};
+use crate::facts::{Adjoint, Facts, Transposed};
 use crate::gemm_plan::GemmPlan;
 use crate::ir::{Access, Contraction, FoldAxis, Gradient, Index, Program, Source, Wrt};
 use crate::kernel::{Dtype, Kernel, Operand, Pad, PadMode, Window};
@@ -62,24 +62,26 @@ impl Literal for String {
 impl Literal for Facts {
     fn literal(&self) -> TokenStream {
         let ty = model(quote!(facts::Facts));
-        let (program, plan, transposed) = (
+        let (program, plan, transposed, adjoint) = (
             self.program.literal(),
             option(&self.plan),
             option(&self.transposed),
+            option(&self.adjoint),
         );
-        quote!(#ty { program: #program, plan: #plan, transposed: #transposed })
+        quote!(#ty { program: #program, plan: #plan, transposed: #transposed, adjoint: #adjoint })
     }
 }
 
 impl Literal for Program {
     fn literal(&self) -> TokenStream {
         let ty = model(quote!(ir::Program));
-        let (kernel, forward, gradients) = (
+        let (kernel, forward, folds, gradients) = (
             self.kernel.literal(),
             self.forward.literal(),
+            vec(&self.folds),
             vec(&self.gradients),
         );
-        quote!(#ty { kernel: #kernel, forward: #forward, gradients: #gradients })
+        quote!(#ty { kernel: #kernel, forward: #forward, folds: #folds, gradients: #gradients })
     }
 }
 
@@ -89,6 +91,7 @@ impl Literal for Kernel {
         let (name, docs, spec) = (self.name.literal(), vec(&self.docs), self.spec.literal());
         let (operands, output, windows) =
             (vec(&self.operands), vec(&self.output), vec(&self.windows));
+        let (output_name, output_view) = (self.output_name.literal(), vec(&self.output_view));
         let sizes = self.sizes.iter().map(|(a, n)| {
             let n = n.literal();
             quote!((#a, #n))
@@ -99,6 +102,8 @@ impl Literal for Kernel {
             docs: #docs,
             spec: #spec,
             operands: #operands,
+            output_name: #output_name,
+            output_view: #output_view,
             output: #output,
             windows: #windows,
             sizes: ::std::collections::BTreeMap::from([#(#sizes),*]),
@@ -136,8 +141,10 @@ impl Literal for Window {
             dilation,
             pad,
             mode,
+            output_padding,
         } = self;
         let (operand, stride, dilation) = (operand.literal(), stride.literal(), dilation.literal());
+        let output_padding = output_padding.literal();
         let (pad, mode) = (pad.literal(), mode.literal());
         quote!(#ty {
             operand: #operand,
@@ -147,6 +154,7 @@ impl Literal for Window {
             dilation: #dilation,
             pad: #pad,
             mode: #mode,
+            output_padding: #output_padding,
         })
     }
 }
@@ -269,5 +277,14 @@ impl Literal for Transposed {
         let ty = model(quote!(facts::Transposed));
         let (kernel, plan) = (self.kernel.literal(), self.plan.literal());
         quote!(#ty { kernel: #kernel, plan: #plan })
+    }
+}
+
+impl Literal for Adjoint {
+    fn literal(&self) -> TokenStream {
+        let ty = model(quote!(facts::Adjoint));
+        let facts = self.facts.literal();
+        let (image, other) = (self.image.literal(), self.other.literal());
+        quote!(#ty { facts: ::std::boxed::Box::new(#facts), image: #image, other: #other })
     }
 }

@@ -4,7 +4,7 @@
 use super::names::{dim, geometry, input_len, len, lit, nd, pad_lo, private, slice, strides};
 use super::nest::Nest;
 use crate::gemm_plan::gemm_plan;
-use crate::ir::{Contraction, Gradient, Index, Program, Source, Wrt};
+use crate::ir::{Contraction, FoldAxis, Gradient, Index, Program, Source, Wrt};
 use crate::kernel::{Kernel, Pad, PadMode, Window};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -80,7 +80,8 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
             let #st: [usize; #rank] = #strides;
         }
     });
-    let extents = extent_bindings(kernel, contraction, gradient);
+    let folds = gradient.map_or(&program.folds, |g| &g.folds);
+    let extents = extent_bindings(kernel, contraction, gradient, folds);
     let nest = Nest {
         kernel,
         tensors: tensors.iter().map(|(t, _)| t.clone()).collect(),
@@ -88,8 +89,8 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
     let (bias_param, body, doc) = match gradient {
         None => (
             kernel.bias.map(|_| quote!(s_bias: &[#elem],)),
-            nest.contraction(&program.forward, kernel.bias),
-            format!("y = \"{}\"", program.forward.einsum()),
+            forward_body(&nest, program),
+            crate::text::forward_text(program),
         ),
         Some(gradient) => (
             None,
@@ -127,10 +128,13 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
 /// arguments before the kernel runs), so that offsets fold into constants.
 fn fixed_strides(kernel: &Kernel, name: &str) -> Option<Vec<usize>> {
     let operand = kernel.operands.iter().find(|o| o.name == name)?;
+    // Along an axis with a window on the output, `size` fixes the output's length, not
+    // the operand's.
+    let folded = |a: &char| kernel.output_windows().any(|w| w.axis == *a);
     let shape: Vec<usize> = operand
         .physical
         .iter()
-        .map(|a| kernel.sizes.get(a).copied())
+        .map(|a| kernel.sizes.get(a).copied().filter(|_| !folded(a)))
         .collect::<Option<_>>()?;
     crate::layout::row_major(&shape)
 }
@@ -179,16 +183,40 @@ fn lowered_call(program: &Program, gradient: Option<&Gradient>) -> Option<TokenS
     })
 }
 
+fn forward_body(nest: &Nest<'_>, program: &Program) -> TokenStream {
+    let kernel = &program.kernel;
+    if program.folds.is_empty() {
+        return nest.contraction(&program.forward, kernel.bias);
+    }
+    let (physical, view) = (&kernel.output, &kernel.output_view);
+    nest.fold(
+        &program.forward,
+        &program.folds,
+        physical,
+        view,
+        kernel.bias,
+    )
+}
+
 fn gradient_body(nest: &Nest<'_>, gradient: &Gradient) -> TokenStream {
     match gradient.wrt {
-        Wrt::Operand(i) if !gradient.folds.is_empty() => nest.fold(gradient, i),
+        Wrt::Operand(i) if !gradient.folds.is_empty() => {
+            let operand = &nest.kernel.operands[i];
+            let c = &gradient.contraction;
+            nest.fold(c, &gradient.folds, &operand.physical, &operand.view, None)
+        }
         _ => nest.contraction(&gradient.contraction, None),
     }
 }
 
 /// `let len_n = extents.of('n');` for every axis (a literal where `size` fixed it), and
 /// the input length, run-time low pad and geometry of every unfold that needs them.
-fn extent_bindings(kernel: &Kernel, c: &Contraction, gradient: Option<&Gradient>) -> TokenStream {
+fn extent_bindings(
+    kernel: &Kernel,
+    c: &Contraction,
+    gradient: Option<&Gradient>,
+    folds: &[FoldAxis],
+) -> TokenStream {
     let unfolded = |a: char| kernel.windows.iter().any(|w| w.axis == a);
     let mut used: Vec<char> = c.output.clone();
     for a in c.inputs.iter().flat_map(|i| &i.view) {
@@ -201,7 +229,7 @@ fn extent_bindings(kernel: &Kernel, c: &Contraction, gradient: Option<&Gradient>
             .iter()
             .flat_map(|i| &i.dims)
             .any(|d| *d == Index::Window(*w))
-            || gradient.is_some_and(|g| g.folds.iter().any(|f| f.window == *w))
+            || folds.iter().any(|f| f.window == *w)
     };
     let axes = used.into_iter().map(|a| {
         let l = len(a);

@@ -5,7 +5,7 @@
 use super::names::{
     geometry, index, input_len, label, len, lit, pad_lo, padded, position, private, slice, strides,
 };
-use crate::ir::{Access, Contraction, FoldAxis, Gradient, Index, Source};
+use crate::ir::{Access, Contraction, FoldAxis, Index};
 use crate::kernel::{Kernel, Pad, PadMode, Window};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -56,12 +56,19 @@ impl Nest<'_> {
         self.emit(c, outer, inner, &out_index, add_bias)
     }
 
-    /// The gradient of an unfolded operand: each input position gathers the view
-    /// entries that read it.
-    pub fn fold(&self, gradient: &Gradient, operand: usize) -> TokenStream {
-        let c = &gradient.contraction;
-        let physical = &self.kernel.operands[operand].physical;
-        let fold_of = |a: char| gradient.folds.iter().find(|f| f.window.axis == a);
+    /// A fold: each position of the tensor with axes `physical` gathers the entries of
+    /// the contraction's view (axes `view`) that land on it, through `folds`. The
+    /// gradient of an unfolded operand, and the forward pass of a kernel with windows on
+    /// its output (plus `bias` along its axis).
+    pub fn fold(
+        &self,
+        c: &Contraction,
+        folds: &[FoldAxis],
+        physical: &[char],
+        view: &[char],
+        bias: Option<char>,
+    ) -> TokenStream {
+        let fold_of = |a: char| folds.iter().find(|f| f.window.axis == a);
         let outer: Vec<Level> = physical
             .iter()
             .map(|&a| match fold_of(a) {
@@ -69,8 +76,7 @@ impl Nest<'_> {
                 None => Level::Loop(a),
             })
             .collect();
-        let view = &self.kernel.operands[operand].view;
-        let mut inner: Vec<Level> = gradient.folds.iter().map(Level::Gather).collect();
+        let mut inner: Vec<Level> = folds.iter().map(Level::Gather).collect();
         inner.extend(summed(c, view).into_iter().map(Level::Loop));
         let out_index: Vec<TokenStream> = physical
             .iter()
@@ -85,7 +91,11 @@ impl Nest<'_> {
                 }
             })
             .collect();
-        self.emit(c, outer, inner, &out_index, None)
+        let add_bias = bias.map(|axis| {
+            let i = index(axis);
+            quote!(+ s_bias[#i])
+        });
+        self.emit(c, outer, inner, &out_index, add_bias)
     }
 
     fn emit<'c>(
@@ -431,9 +441,6 @@ fn summed(c: &Contraction, bound: &[char]) -> Vec<char> {
 fn place_reads<'a>(c: &'a Contraction, outer: &mut Vec<Level<'a>>, inner: &mut Vec<Level<'a>>) {
     let mut windows: Vec<&Window> = Vec::new();
     for input in &c.inputs {
-        if input.source == Source::GradOutput {
-            continue;
-        }
         for dim in &input.dims {
             if let Index::Window(w) = dim {
                 windows.push(w);

@@ -1,4 +1,4 @@
-//! `[attrs] [vis] name(op, ...) = "spec" { ... }` or `... = "spec";`
+//! `[attrs] [vis] name(op, ...) [-> out] = "spec" { ... }` or `... = "spec";`
 
 use super::{ends_statement, split_statements, statement, terminate, ParsedKernel, Spans};
 use crate::ast::{KernelAst, Located};
@@ -16,6 +16,7 @@ struct Header {
     name: Ident,
     operand_list: proc_macro2::Span,
     operands: Vec<Ident>,
+    output: Option<Ident>,
     spec: LitStr,
     body: Option<TokenStream>,
 }
@@ -28,6 +29,17 @@ impl Parse for Header {
         let content;
         let paren = syn::parenthesized!(content in input);
         let operands = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+        let output = if input.peek(Token![->]) {
+            input.parse::<Token![->]>()?;
+            Some(input.parse::<Ident>().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected the output's name after `->`, e.g. `-> y`",
+                )
+            })?)
+        } else {
+            None
+        };
         input.parse::<Token![=]>().map_err(|e| {
             syn::Error::new(
                 e.span(),
@@ -61,6 +73,7 @@ impl Parse for Header {
             name,
             operand_list: paren.span.join(),
             operands: operands.into_iter().collect(),
+            output,
             spec,
             body,
         })
@@ -98,6 +111,10 @@ pub(super) fn parse_kernel(
             .iter()
             .map(|op| Located::new(op.to_string(), spans.loc(op.span())))
             .collect(),
+        output: header
+            .output
+            .as_ref()
+            .map(|o| Located::new(o.to_string(), spans.loc(o.span()))),
         spec: Located::new(header.spec.value(), spans.loc(header.spec.span())),
         statements,
     };

@@ -4,7 +4,7 @@
 use super::SizeLocs;
 use crate::ast::{KernelAst, Loc, Statement, UnfoldAst};
 use crate::diag::Errors;
-use crate::kernel::{Kernel, Misfit, Pad};
+use crate::kernel::{Kernel, Misfit, Pad, PadMode, Window};
 
 pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, errors: &mut Errors) {
     let unfolds = ast.statements.iter().filter_map(|s| match s {
@@ -58,8 +58,14 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
             (None, Pad::Explicit { .. }) => 1,
             (None, Pad::Same) => continue,
         };
-        let name = &kernel.operands[window.operand].name;
+        let name = kernel.tensor_name(window.operand);
         let a = window.axis;
+        if window.operand == kernel.output_slot() {
+            if let Some(error) = output_misfit(window, len, fixed_window, name) {
+                errors.push(size_locs[&a], error);
+            }
+            continue;
+        }
         let (at, message) = match window.geometry(len, taps) {
             Ok(_) => continue,
             Err(Misfit::TooShort { padded, span }) => (
@@ -69,7 +75,7 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
                      make the window smaller or pad more"
                 ),
             ),
-            Err(Misfit::PadTooLarge { pad, max }) => (
+            Err(Misfit::PadTooLarge { pad, max, .. }) => (
                 option_loc(unfold, "pad").unwrap_or(size_locs[&a]),
                 format!(
                     "{} padding of {pad} is too large for `{name}.{a}` of length {len} (at most {max}): \
@@ -83,7 +89,7 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
                     "the window '{k}' over `{name}.{a}` needs lengths larger than usize holds: lower the sizes or the pad"
                 ),
             ),
-            Err(Misfit::EmptyWindow) => continue, // `size 0` is rejected where it is written
+            Err(Misfit::EmptyWindow | Misfit::PadsTooLarge { .. }) => continue, // `size 0` is rejected where it is written
         };
         errors.push(at, message);
     }
@@ -96,4 +102,52 @@ fn option_loc(unfold: &UnfoldAst, key: &str) -> Option<Loc> {
         .iter()
         .find(|o| o.key.value == key)
         .map(|o| o.value.loc)
+}
+
+/// Why no input length gives a window on the output the length `size` fixes, if none does:
+/// `len = (view - 1)*stride - lo - hi + span + output_padding` for some `view >= 1`.
+fn output_misfit(window: &Window, len: usize, taps: Option<usize>, name: &str) -> Option<String> {
+    let (a, k) = (window.axis, window.window);
+    let Pad::Explicit { lo, hi } = window.pad else {
+        return None; // `pad = same` is refused on the output where it is written
+    };
+    let max = match window.mode {
+        PadMode::Reflect => Some(len.saturating_sub(1)),
+        PadMode::Circular => Some(len),
+        _ => None,
+    };
+    if let Some(max) = max.filter(|&max| lo.max(hi) > max) {
+        return Some(format!(
+            "{} padding of {} is too large for `{name}.{a}` of length {len} (at most {max}): pad less or use `mode = zeros`",
+            window.mode.name(),
+            lo.max(hi)
+        ));
+    }
+    let taps = taps?;
+    let span = (taps - 1) * window.dilation + 1; // checked above to fit
+    let base = span as u128 + window.output_padding as u128;
+    let reach = len as u128 + lo as u128 + hi as u128;
+    let stride = window.stride as u128;
+    if reach >= base && (reach - base) % stride == 0 {
+        return None;
+    }
+    let below = if reach >= base {
+        Some((reach - base) / stride * stride + base - lo as u128 - hi as u128)
+    } else {
+        None
+    };
+    let hint = match below {
+        Some(shorter) => format!("{shorter} or {}", shorter + stride),
+        None => format!("{}", base.saturating_sub(lo as u128 + hi as u128)),
+    };
+    Some(format!(
+        "no input gives `{name}.{a}` the length {len} fixed here: with stride {}, pads ({lo}, {hi}), \
+         window '{k}' spanning {span} and output_padding {}, the output is \
+         (in - 1)*{} - {} + {span} + {} long; fix it to {hint}, or change the output_padding",
+        window.stride,
+        window.output_padding,
+        window.stride,
+        lo + hi,
+        window.output_padding
+    ))
 }

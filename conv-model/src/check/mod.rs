@@ -30,6 +30,7 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
         );
     }
     let operand_names = check_operand_names(ast, &mut errors);
+    let output_name = check_output_name(ast, &mut errors);
     let subscripts = match parse_spec(&ast.spec.value) {
         Ok(s) => Some(s),
         Err(messages) => {
@@ -83,6 +84,8 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
                 physical: view.clone(),
             })
             .collect(),
+        output_name,
+        output_view: subscripts.output.clone(),
         output: subscripts.output,
         windows: Vec::new(),
         sizes: BTreeMap::new(),
@@ -91,10 +94,12 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
     };
     let size_locs = statements::apply(ast, &mut kernel, &mut errors);
     for window in &kernel.windows {
-        kernel.operands[window.operand]
-            .physical
-            .retain(|&a| a != window.window);
+        match kernel.operands.get_mut(window.operand) {
+            Some(operand) => operand.physical.retain(|&a| a != window.window),
+            None => kernel.output.retain(|&a| a != window.window),
+        }
     }
+    bias_off_windows(ast, &mut kernel, &mut errors);
     if errors.is_empty() {
         extents::check(ast, &kernel, &size_locs, &mut errors);
     }
@@ -103,6 +108,60 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
     } else {
         Err(errors.into_vec())
     }
+}
+
+/// A bias is indexed by an axis of the output tensor, not by a window over it.
+fn bias_off_windows(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) {
+    let Some(axis) = kernel.bias else { return };
+    if kernel.output.contains(&axis) {
+        return;
+    }
+    kernel.bias = None;
+    for statement in &ast.statements {
+        if let crate::ast::Statement::Bias { axis: at, .. } = statement {
+            errors.push(
+                at.loc,
+                format!(
+                    "the bias axis '{axis}' is a window axis of the output: a bias is indexed by one axis of the output {}",
+                    quote(&kernel.output)
+                ),
+            );
+        }
+    }
+}
+
+/// The output's name (`y` unless the header names it), which must not clash with an
+/// operand's or a generated argument's.
+fn check_output_name(ast: &KernelAst, errors: &mut Errors) -> String {
+    let Some(name) = &ast.output else {
+        return "y".to_string();
+    };
+    if ast.operands.iter().any(|op| op.value == name.value) {
+        errors.push(
+            name.loc,
+            format!(
+                "`{}` names an operand: give the output a name of its own",
+                name.value
+            ),
+        );
+    } else if name.value.starts_with("r#") {
+        errors.push(
+            name.loc,
+            format!(
+                "`{}` is a raw identifier: write an output name that is not a keyword",
+                name.value
+            ),
+        );
+    } else if RESERVED.contains(&name.value.as_str()) || name.value == "facts" {
+        errors.push(
+            name.loc,
+            format!(
+                "`{}` is the name of a generated item or argument: call the output something else",
+                name.value
+            ),
+        );
+    }
+    name.value.clone()
 }
 
 fn check_operand_names(ast: &KernelAst, errors: &mut Errors) -> Vec<String> {

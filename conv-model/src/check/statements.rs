@@ -14,7 +14,7 @@ pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -
     for statement in &ast.statements {
         match statement {
             Statement::Unfold(unfold) => {
-                if let Some(window) = unfold_window(unfold, kernel, errors) {
+                if let Some(window) = unfold_window(unfold, ast, kernel, errors) {
                     kernel.windows.push(window);
                 }
             }
@@ -50,7 +50,8 @@ pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -
                 let Some(letter) = known_axis(axis, kernel, errors) else {
                     continue;
                 };
-                if kernel.output.contains(&letter) {
+                let window_axis = kernel.windows.iter().any(|w| w.window == letter);
+                if kernel.output_view.contains(&letter) && !window_axis {
                     kernel.bias = Some(letter);
                 } else {
                     errors.push(
@@ -123,25 +124,50 @@ fn single_letter(axis: &Located<String>, errors: &mut Errors) -> Option<char> {
     }
 }
 
-fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Option<Window> {
+fn unfold_window(
+    unfold: &UnfoldAst,
+    ast: &KernelAst,
+    kernel: &Kernel,
+    errors: &mut Errors,
+) -> Option<Window> {
     let options = unfold_options(&unfold.options, errors);
-    let Some(operand) = kernel
+    let on_output = ast
+        .output
+        .as_ref()
+        .is_some_and(|o| o.value == unfold.operand.value);
+    let operand = match kernel
         .operands
         .iter()
         .position(|op| op.name == unfold.operand.value)
-    else {
-        let names: Vec<&str> = kernel.operands.iter().map(|o| o.name.as_str()).collect();
-        errors.push(
-            unfold.operand.loc,
-            format!(
-                "unknown operand `{}`: the operands are {}",
-                unfold.operand.value,
-                names.join(", ")
-            ),
-        );
-        return None;
+    {
+        Some(operand) => operand,
+        None if on_output => kernel.output_slot(),
+        None => {
+            let names: Vec<&str> = kernel.operands.iter().map(|o| o.name.as_str()).collect();
+            let hint = match &ast.output {
+                Some(output) => format!(" and the output is `{}`", output.value),
+                None => format!(
+                    "; to put a window on the output, name it in the header: `{}({}) -> {} = ...`",
+                    kernel.name,
+                    names.join(", "),
+                    unfold.operand.value
+                ),
+            };
+            errors.push(
+                unfold.operand.loc,
+                format!(
+                    "unknown operand `{}`: the operands are {}{hint}",
+                    unfold.operand.value,
+                    names.join(", ")
+                ),
+            );
+            return None;
+        }
     };
-    let view = &kernel.operands[operand].view;
+    let view = match kernel.operands.get(operand) {
+        Some(op) => &op.view,
+        None => &kernel.output_view,
+    };
     let name = &unfold.operand.value;
     let axis = single_letter(&unfold.axis, errors);
     let window = single_letter(&unfold.window, errors);
@@ -152,10 +178,11 @@ fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Op
         (window, unfold.window.loc, "window axis"),
     ] {
         if !view.contains(&letter) {
+            let what = if on_output { "the output" } else { "operand" };
             errors.push(
                 loc,
                 format!(
-                    "operand `{name}` has no axis '{letter}' (its subscript is {}): the unfolded {role} must be in it",
+                    "{what} `{name}` has no axis '{letter}' (its subscript is {}): the unfolded {role} must be in it",
                     quote(view)
                 ),
             );
@@ -172,17 +199,18 @@ fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Op
         );
         ok = false;
     }
-    if kernel.output.contains(&window) {
+    if !on_output && kernel.output_view.contains(&window) {
         errors.push(
             unfold.window.loc,
             format!(
                 "window axis '{window}' is also in the output {}: a window axis is summed, remove it from the output",
-                quote(&kernel.output)
+                quote(&kernel.output_view)
             ),
         );
         ok = false;
     }
     for other in &kernel.windows {
+        let other_name = kernel.tensor_name(other.operand);
         if other.operand == operand && other.axis == axis {
             errors.push(
                 unfold.axis.loc,
@@ -190,14 +218,14 @@ fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Op
             );
             ok = false;
         } else if other.window == window {
-            errors.push(unfold.window.loc, format!("'{window}' is already the window of `{}.{}`: each unfold needs its own window axis", kernel.operands[other.operand].name, other.axis));
+            errors.push(unfold.window.loc, format!("'{window}' is already the window of `{other_name}.{}`: each unfold needs its own window axis", other.axis));
             ok = false;
         } else if other.window == axis {
             errors.push(
                 unfold.axis.loc,
                 format!(
-                    "'{axis}' is the window axis of `{}.{}`: windows of windows are not supported, unfold an axis that is not a window",
-                    kernel.operands[other.operand].name, other.axis
+                    "'{axis}' is the window axis of `{other_name}.{}`: windows of windows are not supported, unfold an axis that is not a window",
+                    other.axis
                 ),
             );
             ok = false;
@@ -205,12 +233,23 @@ fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Op
             errors.push(
                 unfold.window.loc,
                 format!(
-                    "'{window}' is unfolded by `unfold {}.{window} by {}`: windows of windows are not supported, name the window with an axis that is not unfolded",
-                    kernel.operands[other.operand].name, other.window
+                    "'{window}' is unfolded by `unfold {other_name}.{window} by {}`: windows of windows are not supported, name the window with an axis that is not unfolded",
+                    other.window
                 ),
             );
             ok = false;
         }
+    }
+    if on_output {
+        ok &= output_options(&options, name, axis, errors);
+    } else if let Some((_, loc)) = options.output_padding {
+        errors.push(
+            loc,
+            format!(
+                "`output_padding` lengthens an output: it applies to a window on the output, not to operand `{name}`"
+            ),
+        );
+        ok = false;
     }
     ok.then_some(Window {
         operand,
@@ -220,14 +259,45 @@ fn unfold_window(unfold: &UnfoldAst, kernel: &Kernel, errors: &mut Errors) -> Op
         dilation: options.dilation,
         pad: options.pad,
         mode: options.mode,
+        output_padding: options.output_padding.map_or(0, |(p, _)| p),
     })
+}
+
+/// The options of a window on the output: no `pad = same` (its length follows from the
+/// input's, not the other way round), and `output_padding < max(stride, dilation)`.
+fn output_options(options: &UnfoldOptions, name: &str, axis: char, errors: &mut Errors) -> bool {
+    let mut ok = true;
+    if let (Pad::Same, Some(loc)) = (options.pad, options.pad_loc) {
+        errors.push(
+            loc,
+            format!(
+                "`pad = same` fits a window to its input's length, but `{name}.{axis}` is an output: its length follows from the input's; write the pads, e.g. `pad = 1`"
+            ),
+        );
+        ok = false;
+    }
+    if let Some((padding, loc)) = options.output_padding {
+        let limit = options.stride.max(options.dilation);
+        if padding >= limit {
+            errors.push(
+                loc,
+                format!(
+                    "`output_padding = {padding}` is too large: it must be less than the stride or the dilation (here less than {limit}), as in PyTorch"
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok
 }
 
 struct UnfoldOptions {
     stride: usize,
     dilation: usize,
     pad: Pad,
+    pad_loc: Option<Loc>,
     mode: PadMode,
+    output_padding: Option<(usize, Loc)>,
 }
 
 fn unfold_options(options: &[OptionAst], errors: &mut Errors) -> UnfoldOptions {
@@ -235,7 +305,9 @@ fn unfold_options(options: &[OptionAst], errors: &mut Errors) -> UnfoldOptions {
         stride: 1,
         dilation: 1,
         pad: Pad::Explicit { lo: 0, hi: 0 },
+        pad_loc: None,
         mode: PadMode::Zeros,
+        output_padding: None,
     };
     let mut seen: Vec<&str> = Vec::new();
     for option in options {
@@ -249,6 +321,9 @@ fn unfold_options(options: &[OptionAst], errors: &mut Errors) -> UnfoldOptions {
         }
         seen.push(key);
         let value = &option.value;
+        if key == "pad" {
+            out.pad_loc = Some(value.loc);
+        }
         match (key, &value.value) {
             ("stride" | "dilation", OptionValue::Int(n)) => match positive(*n, key, value.loc, errors) {
                 Some(n) if key == "stride" => out.stride = n,
@@ -267,6 +342,11 @@ fn unfold_options(options: &[OptionAst], errors: &mut Errors) -> UnfoldOptions {
             }
             ("pad", OptionValue::Word(w)) if w == "valid" => out.pad = Pad::Explicit { lo: 0, hi: 0 },
             ("pad", OptionValue::Word(w)) if w == "same" => out.pad = Pad::Same,
+            ("output_padding", OptionValue::Int(p)) => {
+                if let Some(p) = fits(*p, value.loc, errors) {
+                    out.output_padding = Some((p, value.loc));
+                }
+            }
             ("mode", OptionValue::Word(w)) => match PadMode::ALL.iter().find(|m| m.name() == w) {
                 Some(mode) => out.mode = *mode,
                 None => errors.push(value.loc, format!("unknown padding mode `{w}`: write `zeros`, `reflect`, `replicate` or `circular`")),
@@ -274,7 +354,8 @@ fn unfold_options(options: &[OptionAst], errors: &mut Errors) -> UnfoldOptions {
             ("stride" | "dilation", _) => errors.push(value.loc, format!("`{key}` takes a positive integer, e.g. `{key} = 2`")),
             ("pad", _) => errors.push(value.loc, "`pad` takes an integer, `(lo, hi)`, `valid` or `same`"),
             ("mode", _) => errors.push(value.loc, "`mode` takes `zeros`, `reflect`, `replicate` or `circular`"),
-            _ => errors.push(option.key.loc, format!("unknown unfold option `{key}`: the options are `stride`, `dilation`, `pad` and `mode`")),
+            ("output_padding", _) => errors.push(value.loc, "`output_padding` takes an integer, e.g. `output_padding = 1`"),
+            _ => errors.push(option.key.loc, format!("unknown unfold option `{key}`: the options are `stride`, `dilation`, `pad`, `mode` and, on the output, `output_padding`")),
         }
     }
     out

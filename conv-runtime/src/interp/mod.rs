@@ -13,10 +13,10 @@ mod fold;
 
 #[cfg(feature = "text")]
 use crate::kernel_text::{compile_text, TextDiagnostic, TextErrors};
-use crate::shapes::{check_tensor, resolve, Extents};
+use crate::shapes::{check_output, check_tensor, resolve, Extents};
 use crate::{Element, ShapeError};
 use conv_model::ir::{Program, Wrt};
-use conv_model::kernel::Kernel;
+use conv_model::kernel::{Kernel, Operand};
 use dense::Dense;
 use ndarray::{ArrayD, ArrayViewD};
 
@@ -123,7 +123,7 @@ impl Interpreter {
 
     /// The shape of the forward result for operands of these shapes.
     pub fn output_shape(&self, shapes: &[&[usize]]) -> Result<Vec<usize>, ShapeError> {
-        Ok(self.extents(shapes)?.shape(&self.kernel().output))
+        Ok(self.extents(shapes)?.output_shape(self.kernel()))
     }
 
     /// `y = contract(views of the operands) [+ bias]`. A kernel with a declared bias may
@@ -149,7 +149,25 @@ impl Interpreter {
             }
         };
         let dense = self.copies(operands)?;
-        let mut y = contract::contract(&self.program.forward, kernel, &extents, &dense, None, "y")?;
+        let y_name = kernel.output_name.as_str();
+        let mut y = contract::contract(
+            &self.program.forward,
+            kernel,
+            &extents,
+            &dense,
+            None,
+            y_name,
+        )?;
+        if !self.program.folds.is_empty() {
+            let output = Operand {
+                name: kernel.output_name.clone(),
+                view: kernel.output_view.clone(),
+                physical: kernel.output.clone(),
+            };
+            let shape = extents.output_shape(kernel);
+            let folds = &self.program.folds;
+            y = fold::fold(&y, &output, shape, folds, kernel, &extents, y_name)?;
+        }
         if let Some((axis, bias)) = bias {
             let d = kernel.output.iter().position(|&a| a == axis).unwrap_or(0);
             let shape = y.shape.clone();
@@ -159,7 +177,7 @@ impl Interpreter {
                 y.data[at] += bias.data[point[d] * bias.strides[0]];
             });
         }
-        y.into_array("y")
+        y.into_array(y_name)
     }
 
     /// The gradient of `<y, grad_y>` with respect to one operand or the bias. The
@@ -171,7 +189,7 @@ impl Interpreter {
         grad_y: ArrayViewD<T>,
     ) -> Result<ArrayD<T>, ShapeError> {
         let extents = self.resolve(operands)?;
-        check_tensor(&extents, "grad_y", &self.kernel().output, grad_y.shape())?;
+        check_output(&extents, self.kernel(), grad_y.shape())?;
         let dense = self.copies(operands)?;
         let grad_y = Dense::from_view(&grad_y, "grad_y")?;
         self.gradient_dense(wrt, &extents, operands, &dense, &grad_y)
@@ -185,7 +203,7 @@ impl Interpreter {
         grad_y: ArrayViewD<T>,
     ) -> Result<Grads<T>, ShapeError> {
         let extents = self.resolve(operands)?;
-        check_tensor(&extents, "grad_y", &self.kernel().output, grad_y.shape())?;
+        check_output(&extents, self.kernel(), grad_y.shape())?;
         let dense = self.copies(operands)?;
         let grad_y = Dense::from_view(&grad_y, "grad_y")?;
         let mut grads = Grads {
@@ -235,6 +253,20 @@ impl Interpreter {
         let name = match wrt {
             Wrt::Bias => "grad_bias".to_string(),
             Wrt::Operand(i) => format!("grad_{}", kernel.operands[i].name),
+        };
+        // The bias's sum runs over the output tensor's axes, which along a window on the
+        // output have the output's length rather than the view's.
+        let output_extents;
+        let extents = match wrt {
+            Wrt::Bias if kernel.folds_output() => {
+                let shape = extents.output_shape(kernel);
+                output_extents = Extents {
+                    axes: kernel.output.iter().copied().zip(shape).collect(),
+                    windows: Vec::new(),
+                };
+                &output_extents
+            }
+            _ => extents,
         };
         let view_grad = contract::contract(
             &gradient.contraction,

@@ -6,7 +6,7 @@ mod resolve;
 
 pub use crate::lowered::{Call, Tensor};
 pub use crate::padding::{copies, source as padded_source};
-pub use crate::shapes::{check_tensor, Extents};
+pub use crate::shapes::{check_output, check_tensor, Extents};
 pub use crate::trace::Trace;
 pub use buffers::{
     bias_values, contiguous, fixed_shape, flat, into_array, into_dim, write_into, zeros,

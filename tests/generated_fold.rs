@@ -1,0 +1,101 @@
+//! Kernels with windows on the output (folds: transposed convolutions, overlap-add),
+//! generated, against the reference interpreter and finite differences
+//! (`conv_kernels::check::check`), at loop-nest sizes; 1-D, 2-D and 3-D, groups and
+//! depthwise as index structure, every padding mode, fixed and run-time extents, f32
+//! and f64.
+
+use conv_kernels::conv_kernel;
+
+conv_kernel! {
+    /// The U-Net upsampling layer of the language reference.
+    pub up2(x, weight) -> y = "ncij,cdkl->ndijkl" {
+        unfold y.i by k, stride = 2, pad = 1, output_padding = 1;
+        unfold y.j by l, stride = 2, pad = 1, output_padding = 1;
+        size k = 3, l = 3;
+        bias d;
+    }
+    pub up1d(x, weight) -> up = "nci,cdk->ndik" {
+        unfold up.i by k, stride = 3, dilation = 2, pad = (2, 1), output_padding = 1;
+        bias d;
+        dtype f64;
+    }
+    pub up3d(x, weight) -> y = "nchij,cdekl->ndhijekl" {
+        unfold y.h by e, stride = 2;
+        unfold y.i by k, pad = 1;
+        unfold y.j by l, stride = 2, dilation = 2, pad = 1, output_padding = 1;
+        size e = 2, k = 3, l = 2;
+    }
+    pub grouped(x, weight) -> y = "ngcij,gcdkl->ngdijkl" {
+        unfold y.i by k, stride = 2, pad = 1;
+        unfold y.j by l, stride = 2, pad = 1;
+        dtype f64;
+    }
+    pub depthwise(x, weight) -> y = "ncij,ckl->ncijkl" {
+        unfold y.i by k, stride = 2, pad = (1, 0);
+        unfold y.j by l, stride = 1, pad = 1;
+        bias c;
+    }
+    pub reflect(x, weight) -> y = "nci,cdk->ndik" {
+        unfold y.i by k, stride = 2, pad = 2, mode = reflect;
+        dtype f64;
+    }
+    pub replicate(x, weight) -> y = "nci,cdk->ndik" {
+        unfold y.i by k, pad = (1, 2), mode = replicate;
+        dtype f64;
+    }
+    pub circular(x, weight) -> y = "nci,cdk->ndik" {
+        unfold y.i by k, stride = 3, pad = (2, 1), mode = circular;
+        dtype f64;
+    }
+    /// col2im: one operand, every extent fixed.
+    pub col2im(cols) -> image = "ncklij->ncijkl" {
+        unfold image.i by k, stride = 2, pad = 1;
+        unfold image.j by l, stride = 2;
+        size n = 1, c = 2, k = 3, l = 4, i = 9, j = 8;
+        dtype f64;
+    }
+}
+
+fn check<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]], tolerance: f64) {
+    let report = conv_kernels::check::check(kernel, shapes, 3).unwrap();
+    assert!(report.worst() < tolerance, "{report}");
+    assert!(report.entries.len() >= shapes.len() + 1, "{report}");
+}
+
+#[test]
+fn transposed_convolutions_match_the_interpreter_and_finite_differences() {
+    check(&up2::Kernel, &[&[2, 3, 4, 5], &[3, 4, 3, 3]], 1e-3);
+    check(&up1d::Kernel, &[&[2, 3, 6], &[3, 2, 4]], 1e-9);
+    check(&up3d::Kernel, &[&[1, 2, 3, 4, 3], &[2, 3, 2, 3, 2]], 1e-3);
+    check(
+        &grouped::Kernel,
+        &[&[2, 2, 3, 3, 4], &[2, 3, 2, 3, 3]],
+        1e-9,
+    );
+    check(&depthwise::Kernel, &[&[2, 3, 4, 5], &[3, 2, 3]], 1e-3);
+}
+
+#[test]
+fn every_padding_mode_on_the_output_is_the_adjoint_of_the_input_side() {
+    check(&reflect::Kernel, &[&[2, 3, 6], &[3, 2, 3]], 1e-9);
+    check(&replicate::Kernel, &[&[2, 3, 6], &[3, 2, 3]], 1e-9);
+    check(&circular::Kernel, &[&[2, 3, 6], &[3, 2, 4]], 1e-9);
+}
+
+#[test]
+fn col2im_folds_fixed_extents() {
+    check(&col2im::Kernel, &[&[1, 2, 3, 4, 5, 3]], 1e-9);
+    // i: (5 - 1)*2 - 2 + 3 = 9; j: (3 - 1)*2 + 4 = 8.
+    assert_eq!(col2im::output_shape([1, 2, 3, 4, 5, 3]), Ok([1, 2, 9, 8]));
+}
+
+#[test]
+fn output_shapes_follow_pytorch_s_rule() {
+    // (4 - 1)*2 - 2 + 3 + 1 = 8 and (5 - 1)*2 - 2 + 3 + 1 = 10.
+    assert_eq!(
+        up2::output_shape([2, 3, 4, 5], [3, 4, 3, 3]),
+        Ok([2, 4, 8, 10])
+    );
+    // (6 - 1)*3 - 3 + 2*(4 - 1) + 1 + 1 = 20.
+    assert_eq!(up1d::output_shape([2, 3, 6], [3, 2, 4]), Ok([2, 2, 20]));
+}
