@@ -72,6 +72,7 @@ pub mod kernel_text;
 pub mod lowered;
 mod padding;
 pub mod paths;
+mod second_order;
 pub mod shapes;
 pub mod trace;
 
@@ -87,6 +88,7 @@ pub use interp::{Grads, Interpreter};
 pub use kernel::Kernel;
 #[cfg(feature = "text")]
 pub use kernel_text::{compile_text, TextDiagnostic, TextErrors};
+pub use second_order::DoubleGrads;
 #[cfg(feature = "text")]
 mod expand;
 #[cfg(feature = "text")]

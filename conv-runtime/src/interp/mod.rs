@@ -220,6 +220,31 @@ impl Interpreter {
         Ok(grads)
     }
 
+    /// Forward mode: `(y, dy)`, `dy` the tangent of `y` along `tangents` (one per
+    /// operand, shaped like it) and `tangent_bias`; see [`Kernel::jvp_dyn`](crate::Kernel::jvp_dyn).
+    #[allow(clippy::type_complexity)]
+    pub fn jvp<T: Element>(
+        &self,
+        primals: &[ArrayViewD<T>],
+        bias: Option<ArrayViewD<T>>,
+        tangents: &[ArrayViewD<T>],
+        tangent_bias: Option<ArrayViewD<T>>,
+    ) -> Result<(ArrayD<T>, ArrayD<T>), ShapeError> {
+        crate::second_order::jvp(self, primals, bias, tangents, tangent_bias)
+    }
+
+    /// The double backward: the gradient of `sum_i <grad_i, cotangents.operands[i]> +
+    /// <grad_bias, cotangents.bias>` with respect to every operand, the bias and
+    /// `grad_y`; see [`Kernel::double_backward_dyn`](crate::Kernel::double_backward_dyn).
+    pub fn double_backward<T: Element>(
+        &self,
+        operands: &[ArrayViewD<T>],
+        grad_y: ArrayViewD<T>,
+        cotangents: &Grads<T>,
+    ) -> Result<crate::DoubleGrads<T>, ShapeError> {
+        crate::second_order::double_backward(self, operands, grad_y, cotangents)
+    }
+
     fn resolve<T>(&self, operands: &[ArrayViewD<T>]) -> Result<Extents, ShapeError> {
         let shapes: Vec<&[usize]> = operands.iter().map(|o| o.shape()).collect();
         resolve(self.kernel(), &shapes)
@@ -296,5 +321,28 @@ impl Interpreter {
                 .into_array(&name)
             }
         }
+    }
+}
+
+impl<T: Element> crate::second_order::Passes<T> for Interpreter {
+    fn kernel(&self) -> &Kernel {
+        &self.program.kernel
+    }
+
+    fn forward(
+        &self,
+        operands: &[ArrayViewD<'_, T>],
+        bias: Option<ArrayViewD<'_, T>>,
+    ) -> Result<ArrayD<T>, ShapeError> {
+        Interpreter::forward(self, operands, bias)
+    }
+
+    fn gradient(
+        &self,
+        wrt: Wrt,
+        operands: &[ArrayViewD<'_, T>],
+        grad_y: ArrayViewD<'_, T>,
+    ) -> Result<ArrayD<T>, ShapeError> {
+        Interpreter::gradient(self, wrt, operands, grad_y)
     }
 }
