@@ -105,12 +105,12 @@ pub trait Kernel {
     where
         Self: Sized,
     {
-        second_order::double_backward(&AsPasses(self), operands, grad_y, cotangents)
+        second_order::double_backward(&AsPasses(self), operands, grad_y, cotangents.into())
     }
 }
 
 /// A kernel's `*_dyn` methods as the compositions call them.
-struct AsPasses<'a, K>(&'a K);
+pub struct AsPasses<'a, K>(pub &'a K);
 
 impl<K: Kernel> Passes<K::Elem> for AsPasses<'_, K> {
     fn kernel(&self) -> &conv_model::kernel::Kernel {

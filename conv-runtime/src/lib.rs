@@ -72,7 +72,7 @@ pub mod kernel_text;
 pub mod lowered;
 mod padding;
 pub mod paths;
-mod second_order;
+pub(crate) mod second_order;
 pub mod shapes;
 pub mod trace;
 

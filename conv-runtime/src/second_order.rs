@@ -35,7 +35,7 @@ pub struct DoubleGrads<T> {
 }
 
 /// A kernel's forward pass and gradients, as the compositions call them.
-pub(crate) trait Passes<T> {
+pub trait Passes<T> {
     fn kernel(&self) -> &Kernel;
     fn forward(
         &self,
@@ -51,7 +51,7 @@ pub(crate) trait Passes<T> {
 }
 
 /// `(y, dy)`: the forward result and its tangent.
-pub(crate) fn jvp<T: Element>(
+pub fn jvp<T: Element>(
     passes: &impl Passes<T>,
     primals: &[ArrayViewD<'_, T>],
     bias: Option<ArrayViewD<'_, T>>,
@@ -73,16 +73,33 @@ pub(crate) fn jvp<T: Element>(
     Ok((y, dy))
 }
 
+/// The cotangents of the first-order gradients, as views.
+pub struct Cotangents<'a, T> {
+    /// One per first-order gradient of an operand, shaped like the operand.
+    pub operands: Vec<ArrayViewD<'a, T>>,
+    /// For the gradient of the bias; `None` counts as zero.
+    pub bias: Option<ArrayViewD<'a, T>>,
+}
+
+impl<'a, T> From<&'a Grads<T>> for Cotangents<'a, T> {
+    fn from(grads: &'a Grads<T>) -> Self {
+        Cotangents {
+            operands: grads.operands.iter().map(|c| c.view()).collect(),
+            bias: grads.bias.as_ref().map(|b| b.view()),
+        }
+    }
+}
+
 /// Every gradient of `s = sum_i <grad_i, cotangents_i> + <grad_bias, cotangents.bias>`.
-pub(crate) fn double_backward<T: Element>(
+pub fn double_backward<T: Element>(
     passes: &impl Passes<T>,
     operands: &[ArrayViewD<'_, T>],
     grad_y: ArrayViewD<'_, T>,
-    cotangents: &Grads<T>,
+    cotangents: Cotangents<'_, T>,
 ) -> Result<DoubleGrads<T>, ShapeError> {
     let kernel = passes.kernel();
-    let cot: Vec<ArrayViewD<'_, T>> = cotangents.operands.iter().map(|c| c.view()).collect();
-    same_shapes(kernel, "cotangent_", operands, &cot)?;
+    let cot = &cotangents.operands;
+    same_shapes(kernel, "cotangent_", operands, cot)?;
     if kernel.bias.is_none() && cotangents.bias.is_some() {
         return Err(ShapeError::OperandCount {
             expected: operands.len(),

@@ -2,6 +2,7 @@
 
 mod api;
 mod facts;
+mod higher;
 mod kernels;
 mod names;
 mod nest;
@@ -60,6 +61,7 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     let elem = elem(&program.kernel);
     let private = names::private();
     let api = api::api(program);
+    let higher = higher::higher(&program.kernel);
     let kernels = kernels::kernel_fns(program);
     quote! {
         #(#attrs)*
@@ -95,6 +97,7 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
             }
 
             #api
+            #higher
             #kernels
         }
     }

@@ -242,7 +242,7 @@ impl Interpreter {
         grad_y: ArrayViewD<T>,
         cotangents: &Grads<T>,
     ) -> Result<crate::DoubleGrads<T>, ShapeError> {
-        crate::second_order::double_backward(self, operands, grad_y, cotangents)
+        crate::second_order::double_backward(self, operands, grad_y, cotangents.into())
     }
 
     fn resolve<T>(&self, operands: &[ArrayViewD<T>]) -> Result<Extents, ShapeError> {

@@ -3,7 +3,7 @@
 //! tensor, never an abort.
 
 use crate::{Element, ShapeError};
-use ndarray::{Array, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
+use ndarray::{Array, ArrayD, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
 use rayon::iter::ParallelExtend;
 
 /// The elements of a view in row-major order, borrowed when the view already is;
@@ -143,4 +143,29 @@ pub fn write_into<T: Clone, D: Dimension>(
     }
     out.assign(result);
     Ok(())
+}
+
+/// A dynamic-rank result as one of fixed rank (of the rank the kernel declares, so the
+/// error is never expected).
+pub fn fixed_rank<T, D: Dimension>(
+    name: &str,
+    array: ArrayD<T>,
+) -> Result<Array<T, D>, ShapeError> {
+    let actual = array.ndim();
+    array
+        .into_dimensionality::<D>()
+        .map_err(|_| ShapeError::Rank {
+            operand: name.to_string(),
+            expected: D::NDIM.unwrap_or(actual),
+            actual,
+        })
+}
+
+/// The results of every operand, one each.
+pub fn exactly<T, const N: usize>(results: Vec<ArrayD<T>>) -> Result<[ArrayD<T>; N], ShapeError> {
+    let actual = results.len();
+    results.try_into().map_err(|_| ShapeError::OperandCount {
+        expected: N,
+        actual,
+    })
 }
