@@ -82,7 +82,7 @@ pub trait Kernel {
         bias: Option<ArrayViewD<'_, Self::Elem>>,
         tangents: &[ArrayViewD<'_, Self::Elem>],
         tangent_bias: Option<ArrayViewD<'_, Self::Elem>>,
-    ) -> Result<(ArrayD<Self::Elem>, ArrayD<Self::Elem>), ShapeError>
+    ) -> Result<Tangent<Self::Elem>, ShapeError>
     where
         Self: Sized,
     {
@@ -108,6 +108,9 @@ pub trait Kernel {
         second_order::double_backward(&AsPasses(self), operands, grad_y, cotangents.into())
     }
 }
+
+/// `(y, dy)`: a forward result and its tangent.
+pub type Tangent<T> = (ArrayD<T>, ArrayD<T>);
 
 /// A kernel's `*_dyn` methods as the compositions call them.
 pub struct AsPasses<'a, K>(pub &'a K);

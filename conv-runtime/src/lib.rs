@@ -85,7 +85,7 @@ pub use conv_model::ir::Wrt;
 pub use element::Element;
 pub use error::ShapeError;
 pub use interp::{Grads, Interpreter};
-pub use kernel::Kernel;
+pub use kernel::{Kernel, Tangent};
 #[cfg(feature = "text")]
 pub use kernel_text::{compile_text, TextDiagnostic, TextErrors};
 pub use second_order::DoubleGrads;

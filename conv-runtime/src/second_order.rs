@@ -57,7 +57,7 @@ pub fn jvp<T: Element>(
     bias: Option<ArrayViewD<'_, T>>,
     tangents: &[ArrayViewD<'_, T>],
     tangent_bias: Option<ArrayViewD<'_, T>>,
-) -> Result<(ArrayD<T>, ArrayD<T>), ShapeError> {
+) -> Result<crate::kernel::Tangent<T>, ShapeError> {
     let kernel = passes.kernel();
     same_shapes(kernel, "tangent_", primals, tangents)?;
     let y = passes.forward(primals, bias)?;

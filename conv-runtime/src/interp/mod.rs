@@ -222,14 +222,13 @@ impl Interpreter {
 
     /// Forward mode: `(y, dy)`, `dy` the tangent of `y` along `tangents` (one per
     /// operand, shaped like it) and `tangent_bias`; see [`Kernel::jvp_dyn`](crate::Kernel::jvp_dyn).
-    #[allow(clippy::type_complexity)]
     pub fn jvp<T: Element>(
         &self,
         primals: &[ArrayViewD<T>],
         bias: Option<ArrayViewD<T>>,
         tangents: &[ArrayViewD<T>],
         tangent_bias: Option<ArrayViewD<T>>,
-    ) -> Result<(ArrayD<T>, ArrayD<T>), ShapeError> {
+    ) -> Result<crate::kernel::Tangent<T>, ShapeError> {
         crate::second_order::jvp(self, primals, bias, tangents, tangent_bias)
     }
 
