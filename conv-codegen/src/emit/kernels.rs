@@ -3,6 +3,7 @@
 
 use super::names::{dim, geometry, input_len, len, lit, nd, pad_lo, private, slice, strides};
 use super::nest::Nest;
+use crate::facts::Facts;
 use crate::gemm_plan::gemm_plan;
 use crate::ir::{Contraction, FoldAxis, Gradient, Index, Program, Source, Wrt};
 use crate::kernel::{Kernel, Pad, PadMode, Window};
@@ -34,18 +35,15 @@ fn tensors(kernel: &Kernel, contraction: &Contraction) -> Vec<(String, usize)> {
 }
 
 /// `fn forward_kernel(extents, x, weight, s_bias, out)` and one per gradient.
-pub(crate) fn kernel_fns(program: &Program) -> TokenStream {
-    let mut fns = vec![kernel_fn(program, None)];
-    fns.extend(
-        program
-            .gradients
-            .iter()
-            .map(|g| kernel_fn(program, Some(g))),
-    );
+pub(crate) fn kernel_fns(facts: &Facts) -> TokenStream {
+    let program = &facts.program;
+    let mut fns = vec![kernel_fn(facts, None)];
+    fns.extend(program.gradients.iter().map(|g| kernel_fn(facts, Some(g))));
     quote!(#(#fns)*)
 }
 
-fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
+fn kernel_fn(facts: &Facts, gradient: Option<&Gradient>) -> TokenStream {
+    let program = &facts.program;
     let kernel = &program.kernel;
     let (private, nd) = (private(), nd());
     let elem = super::elem(kernel);
@@ -98,7 +96,7 @@ fn kernel_fn(program: &Program, gradient: Option<&Gradient>) -> TokenStream {
             crate::text::gradient_text(kernel, gradient),
         ),
     };
-    let lowered = lowered_call(program, gradient);
+    let lowered = lowered_call(program, facts, gradient);
     let doc = format!(
         " Computes `{doc}` into the zeroed row-major `out`; `TooLarge` when an argument \
          that is not in row-major order cannot be copied into it."
@@ -142,20 +140,41 @@ fn fixed_strides(kernel: &Kernel, name: &str) -> Option<Vec<usize>> {
 /// For a kernel that is a batch of matrix products (or a gradient of a bias): the call
 /// that runs this contraction on the fast path (returning early), before the loop nest
 /// that runs when it declines.
-fn lowered_call(program: &Program, gradient: Option<&Gradient>) -> Option<TokenStream> {
+fn lowered_call(
+    program: &Program,
+    facts: &Facts,
+    gradient: Option<&Gradient>,
+) -> Option<TokenStream> {
     let kernel = &program.kernel;
     let private = private();
     let call = quote!(#private::Call::new(facts(), extents));
+    let tensor = |operand: usize| {
+        let name = &kernel.operands[operand].name;
+        let (s, t) = (slice(name), format_ident!("{}", name));
+        quote!(#private::Tensor { data: #s, shape: #t.shape() })
+    };
     let lowered = match gradient.map(|g| g.wrt) {
         // A sum over every output axis but the bias's, whatever the kernel.
         Some(Wrt::Bias) => quote!(#private::lowered::grad_bias(#call, s_grad_y, out)),
+        wrt if facts.adjoint.is_some() => {
+            let adjoint = facts.adjoint.as_ref()?;
+            let (image, other) = (tensor(adjoint.image), tensor(adjoint.other));
+            match wrt {
+                None => {
+                    let bias = match kernel.bias {
+                        Some(_) => quote!(::core::option::Option::Some(s_bias)),
+                        None => quote!(::core::option::Option::None),
+                    };
+                    quote!(#private::lowered::fold_forward(#call, #image, #other, #bias, out))
+                }
+                Some(Wrt::Operand(i)) if i == adjoint.image => {
+                    quote!(#private::lowered::fold_grad_image(#call, #other, s_grad_y, out))
+                }
+                _ => quote!(#private::lowered::fold_grad_other(#call, #image, s_grad_y, out)),
+            }
+        }
         wrt => {
             let plan = gemm_plan(kernel)?;
-            let tensor = |operand: usize| {
-                let name = &kernel.operands[operand].name;
-                let (s, t) = (slice(name), format_ident!("{}", name));
-                quote!(#private::Tensor { data: #s, shape: #t.shape() })
-            };
             match wrt {
                 None => {
                     let (a, b) = (tensor(plan.a), tensor(plan.b));

@@ -54,7 +54,8 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     let spec = &program.kernel.spec;
     let source = crate::source::kernel_source(&program.kernel);
     let derivation = text::derivation(program);
-    let facts = facts::facts(&crate::facts::Facts::derive(program.clone()));
+    let derived = crate::facts::Facts::derive(program.clone());
+    let facts = facts::facts(&derived);
     let derivation_doc = std::iter::once(" ```text".to_string())
         .chain(derivation.lines().map(|line| format!(" {line}")))
         .chain(std::iter::once(" ```".to_string()));
@@ -62,7 +63,7 @@ fn module(kernel: &ParsedKernel, program: &Program) -> TokenStream {
     let private = names::private();
     let api = api::api(program);
     let higher = higher::higher(&program.kernel);
-    let kernels = kernels::kernel_fns(program);
+    let kernels = kernels::kernel_fns(&derived);
     quote! {
         #(#attrs)*
         #[doc = ""]

@@ -35,7 +35,7 @@ impl<'a> Call<'a> {
 
     /// The shape of the forward result (and of `grad_y`).
     pub fn output_shape(&self) -> Vec<usize> {
-        self.extents.shape(&self.kernel().output)
+        self.extents.output_shape(self.kernel())
     }
 }
 

@@ -289,6 +289,24 @@ pub(crate) fn pass_of(call: Call<'_>, wrt: Option<Wrt>) -> Pass {
 /// The path each pass of the kernel takes for these extents: forward, then each gradient
 /// in the order of the kernel's gradients, each with the row that chose it.
 pub fn explain(call: Call<'_>) -> Vec<(Option<Wrt>, Choice)> {
+    if let (Some(facts), Some(adjoint)) =
+        (&call.facts.adjoint, super::adjoint::AdjointCall::new(call))
+    {
+        // Each pass is one of the adjoint's (see `lowered::adjoint`).
+        let as_adjoint = |wrt: Option<Wrt>| match wrt {
+            None => Some(Pass::GradA),
+            Some(Wrt::Operand(i)) if i == facts.image => Some(Pass::Forward),
+            Some(Wrt::Operand(_)) => Some(Pass::GradB),
+            Some(Wrt::Bias) => None,
+        };
+        return std::iter::once(None)
+            .chain(call.facts.program.gradients.iter().map(|g| Some(g.wrt)))
+            .map(|wrt| match as_adjoint(wrt) {
+                Some(pass) => (wrt, decide(adjoint.call(), pass).0),
+                None => (wrt, decide(call, Pass::GradBias).0),
+            })
+            .collect();
+    }
     std::iter::once(None)
         .chain(call.facts.program.gradients.iter().map(|g| Some(g.wrt)))
         .map(|wrt| (wrt, decide(call, pass_of(call, wrt)).0))

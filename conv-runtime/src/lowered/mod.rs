@@ -12,12 +12,14 @@
 //! - `single`: products of one column (depthwise);
 //! - `gemm_path`: products without windows reading the operand in place, and the rest as
 //!   im2col panels and a register-blocked SIMD GEMM, gradients backwards;
-//! - `bias`: the bias added, and its gradient summed.
+//! - `bias`: the bias added, and its gradient summed;
+//! - `adjoint`: kernels with windows on their output, as their adjoint's passes.
 //!
 //! A product's plan is prepared once per kernel and shapes (`prepared`). Work is split
 //! with rayon; a block's output region is its own, and partial sums are added in a fixed
 //! order, so results do not depend on the number of threads.
 
+mod adjoint;
 mod bias;
 mod call;
 mod choose;
@@ -124,6 +126,62 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
         _ => return false,
     }
     true
+}
+
+/// The forward pass of a kernel with windows on its output: its adjoint's gradient of
+/// the windowed operand, at `grad = image`; `false` leaves `out` untouched.
+pub fn fold_forward<T: Element>(
+    call: Call<'_>,
+    image: Tensor<T>,
+    other: Tensor<T>,
+    bias: Option<&[T]>,
+    out: &mut [T],
+) -> bool {
+    let Some(adjoint) = adjoint::AdjointCall::new(call) else {
+        return false;
+    };
+    if !grad_a(adjoint.call(), other, image.data, out) {
+        return false;
+    }
+    let kernel = call.kernel();
+    if let Some((axis, values)) = kernel.bias.zip(bias) {
+        let len = kernel
+            .output
+            .iter()
+            .copied()
+            .zip(adjoint.y_shape.iter().copied());
+        bias::add_bias(&kernel.output, &len.collect(), axis, values, out);
+    }
+    true
+}
+
+/// The gradient of the image operand of a kernel with windows on its output: its
+/// adjoint's forward pass on `grad_y`.
+pub fn fold_grad_image<T: Element>(
+    call: Call<'_>,
+    other: Tensor<T>,
+    grad_y: &[T],
+    out: &mut [T],
+) -> bool {
+    let Some(adjoint) = adjoint::AdjointCall::new(call) else {
+        return false;
+    };
+    forward(adjoint.call(), adjoint.g(grad_y), other, None, out)
+}
+
+/// The gradient of the other operand of a kernel with windows on its output: its
+/// adjoint's gradient of its other operand, with `grad_y` as the adjoint's first operand
+/// and the image as its upstream gradient.
+pub fn fold_grad_other<T: Element>(
+    call: Call<'_>,
+    image: Tensor<T>,
+    grad_y: &[T],
+    out: &mut [T],
+) -> bool {
+    let Some(adjoint) = adjoint::AdjointCall::new(call) else {
+        return false;
+    };
+    grad_b(adjoint.call(), adjoint.g(grad_y), image.data, out)
 }
 
 /// The gradient of the bias: the sum of `grad_y` over every output axis but the bias's,

@@ -28,6 +28,37 @@ pub fn grad_b<T: Lowered>(call: Call<'_>, a: Tensor<T>, grad_y: &[T], out: &mut 
     T::grad_b(call, a, grad_y, out)
 }
 
+/// [`crate::lowered::fold_forward`].
+pub fn fold_forward<T: Lowered>(
+    call: Call<'_>,
+    image: Tensor<T>,
+    other: Tensor<T>,
+    bias: Option<&[T]>,
+    out: &mut [T],
+) -> bool {
+    T::fold_forward(call, image, other, bias, out)
+}
+
+/// [`crate::lowered::fold_grad_image`].
+pub fn fold_grad_image<T: Lowered>(
+    call: Call<'_>,
+    other: Tensor<T>,
+    grad_y: &[T],
+    out: &mut [T],
+) -> bool {
+    T::fold_grad_image(call, other, grad_y, out)
+}
+
+/// [`crate::lowered::fold_grad_other`].
+pub fn fold_grad_other<T: Lowered>(
+    call: Call<'_>,
+    image: Tensor<T>,
+    grad_y: &[T],
+    out: &mut [T],
+) -> bool {
+    T::fold_grad_other(call, image, grad_y, out)
+}
+
 /// [`crate::lowered::grad_bias`]: generic, as it is small.
 pub fn grad_bias<T: Element>(call: Call<'_>, grad_y: &[T], out: &mut [T]) -> bool {
     crate::lowered::grad_bias(call, grad_y, out)
@@ -44,6 +75,25 @@ pub trait Lowered: Element {
     ) -> bool;
     fn grad_a(call: Call<'_>, b: Tensor<Self>, grad_y: &[Self], out: &mut [Self]) -> bool;
     fn grad_b(call: Call<'_>, a: Tensor<Self>, grad_y: &[Self], out: &mut [Self]) -> bool;
+    fn fold_forward(
+        call: Call<'_>,
+        image: Tensor<Self>,
+        other: Tensor<Self>,
+        bias: Option<&[Self]>,
+        out: &mut [Self],
+    ) -> bool;
+    fn fold_grad_image(
+        call: Call<'_>,
+        other: Tensor<Self>,
+        grad_y: &[Self],
+        out: &mut [Self],
+    ) -> bool;
+    fn fold_grad_other(
+        call: Call<'_>,
+        image: Tensor<Self>,
+        grad_y: &[Self],
+        out: &mut [Self],
+    ) -> bool;
 }
 
 /// The implementations. f32's are `#[inline(never)]`: compiled here, once, and not
@@ -71,6 +121,34 @@ macro_rules! lowered_for {
             #[$inline]
             fn grad_b(call: Call<'_>, a: Tensor<Self>, grad_y: &[Self], out: &mut [Self]) -> bool {
                 crate::lowered::grad_b(call, a, grad_y, out)
+            }
+            #[$inline]
+            fn fold_forward(
+                call: Call<'_>,
+                image: Tensor<Self>,
+                other: Tensor<Self>,
+                bias: Option<&[Self]>,
+                out: &mut [Self],
+            ) -> bool {
+                crate::lowered::fold_forward(call, image, other, bias, out)
+            }
+            #[$inline]
+            fn fold_grad_image(
+                call: Call<'_>,
+                other: Tensor<Self>,
+                grad_y: &[Self],
+                out: &mut [Self],
+            ) -> bool {
+                crate::lowered::fold_grad_image(call, other, grad_y, out)
+            }
+            #[$inline]
+            fn fold_grad_other(
+                call: Call<'_>,
+                image: Tensor<Self>,
+                grad_y: &[Self],
+                out: &mut [Self],
+            ) -> bool {
+                crate::lowered::fold_grad_other(call, image, grad_y, out)
             }
         }
     };
