@@ -276,3 +276,32 @@ fn bad_extents_are_reported() {
     assert_eq!(code, 1);
     assert!(err.contains("x"), "{err}");
 }
+
+#[test]
+fn windows_on_the_output_are_explained_with_their_adjoint_s_paths() {
+    let up = r#"up(x, w) -> y = "ncij,cdkl->ndijkl" {
+        unfold y.i by k, pad = 1;
+        unfold y.j by l, pad = 1;
+        size k = 3, l = 3;
+    }"#;
+    let (code, out, err) = run_args(&["--no-code", "--extents", "n=8,c=64,d=32,i=28,j=28", up]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_lines(
+        &out,
+        &[
+            "kernel up(x, w) -> y = \"ncij,cdkl->ndijkl\"",
+            "y.i = (x.i - 1) - 2 + (3 - 1) + 1",
+            "forward: y = fold_ij(\"ncij,cdkl->ndijkl\")",
+            "grad_x = \"ndijkl,cdkl->ncij\"",
+            "grad_y read through unfold y.i by k, stride 1, dilation 1, pad (1, 1), zeros",
+            "forward: transposed direct",
+            "grad_x: direct",
+            "grad_w: direct",
+        ],
+    );
+    assert!(
+        out.contains("each pass is one of the adjoint convolution g = \"ndijkl,cdkl->ncij\""),
+        "{out}"
+    );
+    assert!(out.contains("the gradient of a fold is an unfold"), "{out}");
+}

@@ -149,6 +149,20 @@ fn paths(program: &Program, extents: &BTreeMap<char, usize>) -> Result<String, S
     for path in paths {
         let _ = writeln!(out, "  {path}");
     }
+    if let Some(adjoint) = &facts.adjoint {
+        let name = |i: usize| &kernel.operands[i].name;
+        let _ = writeln!(
+            out,
+            "  (windows on the output: each pass is one of the adjoint convolution \
+             g = \"{}\", g shaped like {}: forward = its grad_g, grad_{} = its forward, \
+             grad_{} = its grad_{})",
+            adjoint.facts.kernel().spec,
+            kernel.output_name,
+            name(adjoint.image),
+            name(adjoint.other),
+            name(adjoint.other),
+        );
+    }
     if let Some(transposed) = &facts.transposed {
         let _ = writeln!(
             out,
@@ -212,6 +226,9 @@ fn explain(program: &Program, show_code: bool) -> String {
     for gradient in program.gradients.iter().filter(|g| !g.folds.is_empty()) {
         let _ = writeln!(out, "\n{}", fold_note(program, gradient));
     }
+    if !program.folds.is_empty() {
+        let _ = writeln!(out, "\n{}", output_note(program));
+    }
     if let Some(code) = generated_code(program).filter(|_| show_code) {
         let _ = write!(out, "\nGenerated code\n{code}");
     }
@@ -228,6 +245,18 @@ fn fold_note(program: &Program, gradient: &Gradient) -> String {
          back onto {name} along {} in gather form: each position p_k of {name} sums the window\n  \
          entries that read it, those at padded position q_k = a*stride + k*dilation.",
         list.join(", ")
+    )
+}
+
+/// How to read a forward pass with windows on the output.
+fn output_note(program: &Program) -> String {
+    let y = &program.kernel.output_name;
+    let axes: String = program.folds.iter().map(|f| f.window.axis).collect();
+    format!(
+        "  With windows on the output, {y} = fold_{axes}(e): e is the contraction into {y}'s \
+         unfolded view,\n  and overlapping windows add up on {y} (gather form, as for a gradient's \
+         fold). Every\n  gradient reads grad_{y} through the same windows: the gradient of a fold \
+         is an unfold."
     )
 }
 
