@@ -47,6 +47,14 @@ conv_kernel! {
         unfold y.i by k, stride = 3, pad = (2, 1), mode = circular;
         dtype f64;
     }
+    /// Windows on an operand and on the output at once: a strided convolution along h
+    /// whose result is folded back up along the same axis.
+    pub mixed(x, weight) -> y = "nchk,dckl->ndhl" {
+        unfold x.h by k, stride = 2, pad = 1;
+        unfold y.h by l, stride = 3, pad = (0, 1), output_padding = 2;
+        bias d;
+        dtype f64;
+    }
     /// col2im: one operand, every extent fixed.
     pub col2im(cols) -> image = "ncklij->ncijkl" {
         unfold image.i by k, stride = 2, pad = 1;
@@ -80,6 +88,41 @@ fn every_padding_mode_on_the_output_is_the_adjoint_of_the_input_side() {
     check(&reflect::Kernel, &[&[2, 3, 6], &[3, 2, 3]], 1e-9);
     check(&replicate::Kernel, &[&[2, 3, 6], &[3, 2, 3]], 1e-9);
     check(&circular::Kernel, &[&[2, 3, 6], &[3, 2, 4]], 1e-9);
+}
+
+#[test]
+fn windows_on_an_operand_and_on_the_output_at_once() {
+    check(&mixed::Kernel, &[&[2, 3, 9], &[2, 3, 3, 4]], 1e-9);
+    // h: the view is floor((9 + 2 - 3) / 2) + 1 = 5 long; y.h = (5 - 1)*3 - 1 + 4 + 2 = 17.
+    assert_eq!(mixed::output_shape([2, 3, 9], [2, 3, 3, 4]), Ok([2, 2, 17]));
+}
+
+#[test]
+fn the_into_variants_write_the_output_s_shape() {
+    use ndarray::{Array, Array3};
+    let x = Array::from_shape_fn((2, 3, 6), |(a, b, c)| (a + 2 * b + 3 * c) as f64 * 0.1);
+    let w = Array::from_shape_fn((3, 2, 4), |(a, b, c)| (a * b) as f64 - c as f64);
+    let bias = ndarray::array![1.0, -1.0];
+    let y = up1d::forward(&x, &w, &bias).unwrap();
+    let mut out = Array3::zeros((2, 2, 20));
+    up1d::forward_into(&x, &w, &bias, out.view_mut()).unwrap();
+    assert_eq!(out, y);
+    let mut grad_x = Array3::zeros((2, 3, 6));
+    up1d::grad_x_into([2, 3, 6], &w, &y, grad_x.view_mut()).unwrap();
+    assert_eq!(grad_x, up1d::grad_x([2, 3, 6], &w, &y).unwrap());
+    // An output of the view's length along i is the wrong shape.
+    let mut wrong = Array3::zeros((2, 2, 6));
+    let error = up1d::forward_into(&x, &w, &bias, wrong.view_mut()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "out: axis 'i' has extent 6, expected 20 (the result's extent)"
+    );
+    // So is a grad_y of the view's length.
+    let error = up1d::grad_x([2, 3, 6], &w, &Array3::<f64>::zeros((2, 2, 6))).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "grad_y: axis 'i' has extent 6, expected 20 (the output's extent)"
+    );
 }
 
 #[test]
