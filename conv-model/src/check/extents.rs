@@ -1,7 +1,7 @@
 //! Rules that need the whole declaration: where each window's extent comes from, and
 //! whether fixed windows and pads fit fixed inputs.
 
-use super::SizeLocs;
+use super::{plural, SizeLocs};
 use crate::ast::{KernelAst, Loc, Statement, UnfoldAst};
 use crate::diag::Errors;
 use crate::kernel::{Kernel, Misfit, Pad, PadMode, Window};
@@ -61,8 +61,9 @@ pub(super) fn check(ast: &KernelAst, kernel: &Kernel, size_locs: &SizeLocs, erro
         let name = kernel.tensor_name(window.operand);
         let a = window.axis;
         if window.operand == kernel.output_slot() {
-            if let Some(error) = output_misfit(window, len, fixed_window, name) {
-                errors.push(size_locs[&a], error);
+            if let Some((at_pad, error)) = output_misfit(window, len, fixed_window, name) {
+                let pad = option_loc(unfold, "pad").filter(|_| at_pad);
+                errors.push(pad.unwrap_or(size_locs[&a]), error);
             }
             continue;
         }
@@ -105,8 +106,14 @@ fn option_loc(unfold: &UnfoldAst, key: &str) -> Option<Loc> {
 }
 
 /// Why no input length gives a window on the output the length `size` fixes, if none does:
-/// `len = (view - 1)*stride - lo - hi + span + output_padding` for some `view >= 1`.
-fn output_misfit(window: &Window, len: usize, taps: Option<usize>, name: &str) -> Option<String> {
+/// `len = (n - 1)*stride - lo - hi + span + output_padding` for some input length `n >= 1`;
+/// and whether the pad is to blame (too large for the mode) rather than the length.
+fn output_misfit(
+    window: &Window,
+    len: usize,
+    taps: Option<usize>,
+    name: &str,
+) -> Option<(bool, String)> {
     let (a, k) = (window.axis, window.window);
     let Pad::Explicit { lo, hi } = window.pad else {
         return None; // `pad = same` is refused on the output where it is written
@@ -117,37 +124,87 @@ fn output_misfit(window: &Window, len: usize, taps: Option<usize>, name: &str) -
         _ => None,
     };
     if let Some(max) = max.filter(|&max| lo.max(hi) > max) {
-        return Some(format!(
-            "{} padding of {} is too large for `{name}.{a}` of length {len} (at most {max}): pad less or use `mode = zeros`",
-            window.mode.name(),
-            lo.max(hi)
+        return Some((
+            true,
+            format!(
+                "{} padding of {} is too large for `{name}.{a}` of length {len} (at most {max}): pad less or use `mode = zeros`",
+                window.mode.name(),
+                lo.max(hi)
+            ),
         ));
     }
     let taps = taps?;
     let span = (taps - 1) * window.dilation + 1; // checked above to fit
-    let base = span as u128 + window.output_padding as u128;
-    let reach = len as u128 + lo as u128 + hi as u128;
-    let stride = window.stride as u128;
-    if reach >= base && (reach - base) % stride == 0 {
+    let (stride, padding) = (window.stride as i128, window.output_padding as i128);
+    let pads = lo as i128 + hi as i128;
+    // The output is `stride*n + offset` long for an input of length `n`.
+    let offset = |padding: i128| span as i128 + padding - stride - pads;
+    let target = len as i128;
+    let fits = |padding: i128| {
+        let rest = target - offset(padding);
+        rest >= stride && rest % stride == 0
+    };
+    if fits(padding) {
         return None;
     }
-    let below = if reach >= base {
-        Some((reach - base) / stride * stride + base - lo as u128 - hi as u128)
+    let c = offset(padding);
+    // The shortest input that gives a non-empty output, then the nearest lengths.
+    let n_min = ((1 - c).div_euclid(stride) + i128::from((1 - c).rem_euclid(stride) != 0)).max(1);
+    let n_up = ((target - c).div_euclid(stride) + 1).max(n_min);
+    let n_down = (target - c - 1).div_euclid(stride);
+    let size = |n: i128| format!("`size {a} = {}`", stride * n + c);
+    let mut fixes = if n_down >= n_min {
+        format!("write {} or {}", size(n_down), size(n_up))
     } else {
-        None
+        format!("write {}, the shortest it can be", size(n_up))
     };
-    let hint = match below {
-        Some(shorter) => format!("{shorter} or {}", shorter + stride),
-        None => format!("{}", base.saturating_sub(lo as u128 + hi as u128)),
+    // The output_padding that gives exactly this length, if one does: one below the
+    // stride, if any (a larger one gives the same lengths with a shorter input).
+    match (0..stride).find(|&p| fits(p)) {
+        Some(0) => fixes.push_str(", or remove the output_padding"),
+        Some(fix) => fixes.push_str(&format!(", or `output_padding = {fix}`")),
+        None => {}
+    }
+    let mut params = vec![format!("stride {}", window.stride)];
+    if pads > 0 {
+        params.push(format!("pads ({lo}, {hi})"));
+    }
+    if window.dilation > 1 {
+        params.push(format!(
+            "window '{k}' of {taps} tap{} at dilation {} (spanning {span})",
+            plural(taps),
+            window.dilation
+        ));
+    } else {
+        params.push(format!("window '{k}' of {taps} tap{}", plural(taps)));
+    }
+    params.push(format!("output_padding {}", window.output_padding));
+    let last = params.pop().unwrap_or_default();
+    let mut formula = if stride == 1 {
+        "(n - 1)".to_string()
+    } else {
+        format!("(n - 1)*{stride}")
     };
-    Some(format!(
-        "no input gives `{name}.{a}` the length {len} fixed here: with stride {}, pads ({lo}, {hi}), \
-         window '{k}' spanning {span} and output_padding {}, the output is \
-         (in - 1)*{} - {} + {span} + {} long; fix it to {hint}, or change the output_padding",
-        window.stride,
-        window.output_padding,
-        window.stride,
-        lo + hi,
-        window.output_padding
-    ))
+    if pads > 0 {
+        formula.push_str(&format!(" - {pads}"));
+    }
+    formula.push_str(&format!(" + {span}"));
+    if padding > 0 {
+        formula.push_str(&format!(" + {padding}"));
+    }
+    let slope = if stride == 1 {
+        "n".to_string()
+    } else {
+        format!("{stride}n")
+    };
+    let simple = match c {
+        0 => slope,
+        c if c > 0 => format!("{slope} + {c}"),
+        c => format!("{slope} - {}", -c),
+    };
+    Some((false, format!(
+        "no input gives `{name}.{a}` the length {len} fixed here: with {} and {last}, an input of length n \
+         gives it the length {formula} = {simple}; {fixes}",
+        params.join(", "),
+    )))
 }

@@ -92,14 +92,16 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
         bias: None,
         dtype: Dtype::F32,
     };
-    let size_locs = statements::apply(ast, &mut kernel, &mut errors);
+    let (size_locs, bias) = statements::apply(ast, &mut kernel, &mut errors);
     for window in &kernel.windows {
         match kernel.operands.get_mut(window.operand) {
             Some(operand) => operand.physical.retain(|&a| a != window.window),
             None => kernel.output.retain(|&a| a != window.window),
         }
     }
-    bias_off_windows(ast, &mut kernel, &mut errors);
+    if let Some((axis, loc)) = bias {
+        check_bias(&mut kernel, axis, loc, &mut errors);
+    }
     if errors.is_empty() {
         extents::check(ast, &kernel, &size_locs, &mut errors);
     }
@@ -110,24 +112,27 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
     }
 }
 
-/// A bias is indexed by an axis of the output tensor, not by a window over it.
-fn bias_off_windows(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) {
-    let Some(axis) = kernel.bias else { return };
+/// A bias is indexed by an axis of the output tensor: not by an axis that only an input
+/// has, nor by the window of an unfold on the output (an axis of its view, summed by the
+/// fold, not of the tensor).
+fn check_bias(kernel: &mut Kernel, axis: char, loc: Loc, errors: &mut Errors) {
     if kernel.output.contains(&axis) {
+        kernel.bias = Some(axis);
         return;
     }
-    kernel.bias = None;
-    for statement in &ast.statements {
-        if let crate::ast::Statement::Bias { axis: at, .. } = statement {
-            errors.push(
-                at.loc,
-                format!(
-                    "the bias axis '{axis}' is a window axis of the output: a bias is indexed by one axis of the output {}",
-                    quote(&kernel.output)
-                ),
-            );
-        }
-    }
+    let output = quote(&kernel.output);
+    let on_window = kernel.output_windows().find(|w| w.window == axis);
+    let message = match on_window {
+        Some(w) => format!(
+            "the bias axis '{axis}' is the window of `unfold {}.{} by {axis}`, which the fold sums over: \
+             it is not an axis of the output tensor; a bias is indexed by one axis of the output {output}",
+            kernel.output_name, w.axis
+        ),
+        None => format!(
+            "the bias axis '{axis}' is not an output axis: a bias is indexed by one axis of the output {output}"
+        ),
+    };
+    errors.push(loc, message);
 }
 
 /// The output's name (`y` unless the header names it), which must not clash with an

@@ -5,8 +5,16 @@ use crate::ast::{KernelAst, Loc, Located, OptionAst, OptionValue, Statement, Unf
 use crate::diag::Errors;
 use crate::kernel::{Dtype, Kernel, Pad, PadMode, Window};
 
-pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -> SizeLocs {
+/// Applies every statement to `kernel`: its windows, sizes and dtype. The bias axis is
+/// returned with where it was written rather than set: whether it indexes the output
+/// depends on every window on the output, including those declared after it.
+pub(super) fn apply(
+    ast: &KernelAst,
+    kernel: &mut Kernel,
+    errors: &mut Errors,
+) -> (SizeLocs, Option<(char, Loc)>) {
     let mut size_locs = SizeLocs::new();
+    let mut bias = None;
     // Every axis a `size` names, whether its extent is valid or not.
     let mut sized = std::collections::BTreeSet::new();
     let mut bias_seen = false;
@@ -47,20 +55,8 @@ pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -
                     continue;
                 }
                 bias_seen = true;
-                let Some(letter) = known_axis(axis, kernel, errors) else {
-                    continue;
-                };
-                let window_axis = kernel.windows.iter().any(|w| w.window == letter);
-                if kernel.output_view.contains(&letter) && !window_axis {
-                    kernel.bias = Some(letter);
-                } else {
-                    errors.push(
-                        axis.loc,
-                        format!(
-                            "the bias axis '{letter}' is not an output axis: a bias is indexed by one axis of the output {}",
-                            quote(&kernel.output)
-                        ),
-                    );
+                if let Some(letter) = known_axis(axis, kernel, errors) {
+                    bias = Some((letter, axis.loc));
                 }
             }
             Statement::Dtype { keyword, name } => {
@@ -85,7 +81,7 @@ pub(super) fn apply(ast: &KernelAst, kernel: &mut Kernel, errors: &mut Errors) -
             }
         }
     }
-    size_locs
+    (size_locs, bias)
 }
 
 /// The letter of an axis named in a statement, if it is one letter and in the spec.
@@ -135,6 +131,16 @@ fn unfold_window(
         .output
         .as_ref()
         .is_some_and(|o| o.value == unfold.operand.value);
+    if on_output
+        && kernel
+            .operands
+            .iter()
+            .any(|op| op.name == unfold.operand.value)
+    {
+        // The output is named like an operand (an error at the header's name): which of
+        // the two this unfold means is unknown, so nothing about it can be checked.
+        return None;
+    }
     let operand = match kernel
         .operands
         .iter()
@@ -246,7 +252,9 @@ fn unfold_window(
         errors.push(
             loc,
             format!(
-                "`output_padding` lengthens an output: it applies to a window on the output, not to operand `{name}`"
+                "`output_padding` lengthens the output of a fold (a transposed convolution): it applies only to \
+                 a window on the output (`unfold y.i by k, ...` with the header `... -> y = \"...\"`), \
+                 not to operand `{name}`; remove it"
             ),
         );
         ok = false;
@@ -271,7 +279,9 @@ fn output_options(options: &UnfoldOptions, name: &str, axis: char, errors: &mut 
         errors.push(
             loc,
             format!(
-                "`pad = same` fits a window to its input's length, but `{name}.{axis}` is an output: its length follows from the input's; write the pads, e.g. `pad = 1`"
+                "`pad = same` is not supported on the output: it fits the windows to the length of the tensor they read, \
+                 but the length of the output `{name}.{axis}` follows from its input's; write the pads, e.g. `pad = 1` \
+                 (every `mode` works on the output)"
             ),
         );
         ok = false;
@@ -279,10 +289,17 @@ fn output_options(options: &UnfoldOptions, name: &str, axis: char, errors: &mut 
     if let Some((padding, loc)) = options.output_padding {
         let limit = options.stride.max(options.dilation);
         if padding >= limit {
+            let (stride, dilation) = (options.stride, options.dilation);
+            let fix = if limit == 1 {
+                "remove it, or raise the stride".to_string()
+            } else {
+                format!("write at most `output_padding = {}`", limit - 1)
+            };
             errors.push(
                 loc,
                 format!(
-                    "`output_padding = {padding}` is too large: it must be less than the stride or the dilation (here less than {limit}), as in PyTorch"
+                    "`output_padding = {padding}` is too large: it must be less than the stride ({stride}) or the \
+                     dilation ({dilation}), whichever is larger, as in PyTorch; {fix}"
                 ),
             );
             ok = false;
