@@ -81,7 +81,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = conv_kernels::check::check(&conv2d::Kernel, &[x.shape(), weight.shape()], 1)?;
     println!("largest relative errors of the generated f32 kernels:\n{report}");
     let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["forward", "grad_x", "grad_weight", "grad_bias"]);
+    assert_eq!(
+        names,
+        [
+            "forward",
+            "grad_x",
+            "grad_weight",
+            "grad_bias",
+            "jvp",
+            "double_backward"
+        ]
+    );
     for entry in &report.entries {
         assert!(entry.vs_interpreter < 1e-5, "{report}");
         assert!(

@@ -79,13 +79,21 @@ fn multiply_adds(x: [usize; 6], w: [usize; 6]) -> usize {
     output_shape(x, w).iter().product::<usize>() * w[1..].iter().product::<usize>()
 }
 
-/// Asserts that a report covers the forward result and all three gradients, each within
-/// `interpreter` of the interpreter and `differences` of finite differences.
+/// Asserts that a report covers the forward result, all three gradients, forward mode
+/// and the double backward, each within `interpreter` of the interpreter and
+/// `differences` of finite differences.
 fn assert_report(what: &str, report: &KernelReport, interpreter: f64, differences: f64) {
     let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(
         names,
-        ["forward", "grad_x", "grad_weight", "grad_bias"],
+        [
+            "forward",
+            "grad_x",
+            "grad_weight",
+            "grad_bias",
+            "jvp",
+            "double_backward"
+        ],
         "{what}"
     );
     for entry in &report.entries {
