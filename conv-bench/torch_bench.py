@@ -6,10 +6,15 @@ on stdin:
     {"rule": {"min_time": s, "min_runs": n, "max_time": s, "batch_time": s},
      "threads": [1, 2],
      "cases": [{"name", "dims", "x", "weight", "stride", "padding", "dilation",
-                "groups", "channels_last"}]}
+                "groups", "channels_last", "transposed", "output_padding",
+                "y_elements"}]}
 
 `x` is the input's shape as conv-bench stores it (channels last when `channels_last`),
-`weight` the weight's shape in PyTorch's layout. The answer, on stdout:
+`weight` the weight's shape in PyTorch's layout. `transposed` cases run
+`conv_transpose1d/2d/3d` (weight (Cin, Cout / groups, taps...), with `output_padding`)
+instead of `conv1d/2d/3d`. `y_elements`, the element count of conv-bench's output, is
+checked against PyTorch's output (the layouts differ, the counts may not). The answer, on
+stdout:
 
     {"torch": version, "results": [{"case", "threads",
         "forward": {"seconds", "runs", "batch"}, "forward_backward": {...}}]}
@@ -20,6 +25,7 @@ until a time budget, the minimum per call.
 """
 
 import json
+import math
 import sys
 import time
 
@@ -53,7 +59,11 @@ def tensors(torch, case):
     import torch.nn.functional as F
 
     dims = case["dims"]
-    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    transposed = case.get("transposed", False)
+    if transposed:
+        conv = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[dims]
+    else:
+        conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
     x = torch.randn(case["x"])
     w = torch.randn(case["weight"])
     if case["channels_last"]:
@@ -63,13 +73,17 @@ def tensors(torch, case):
         formats = {2: torch.channels_last, 3: torch.channels_last_3d}
         if dims in formats:
             w = w.contiguous(memory_format=formats[dims])
-    b = torch.randn(case["weight"][0])
+    # Out channels: weight[0] for a convolution, weight[1] * groups for a transposed one.
+    out_channels = case["weight"][1] * case["groups"] if transposed else case["weight"][0]
+    b = torch.randn(out_channels)
     return x, w, b, conv
 
 
 def time_case(torch, case, rule):
     x, w, b, conv = tensors(torch, case)
     options = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    if case.get("transposed", False):
+        options["output_padding"] = case["output_padding"]
 
     def forward():
         with torch.no_grad():
@@ -78,6 +92,12 @@ def time_case(torch, case, rule):
     xg, wg, bg = (t.detach().requires_grad_(True) for t in (x, w, b))
     with torch.no_grad():
         gy = torch.randn_like(conv(x, w, b, **options))
+    elements = math.prod(gy.shape)
+    if "y_elements" in case and elements != case["y_elements"]:
+        raise ValueError(
+            f"{case['name']}: PyTorch's output {tuple(gy.shape)} has {elements} elements,"
+            f" conv-bench's {case['y_elements']}"
+        )
 
     def forward_backward():
         xg.grad = wg.grad = bg.grad = None

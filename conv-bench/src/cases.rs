@@ -72,6 +72,23 @@ conv_kernel! {
         size k = 3, j = 3;
         bias d;
     }
+    // Transposed convolutions: windows on the output, PyTorch's weight (Cin, Cout, kh, kw).
+    up_k2s2(x, weight) -> y = "ncij,cdkl->ndijkl" {
+        unfold y.i by k, stride = 2; unfold y.j by l, stride = 2;
+        size k = 2, l = 2;
+        bias d;
+    }
+    up3x3_s2(x, weight) -> y = "ncij,cdkl->ndijkl" {
+        unfold y.i by k, stride = 2, pad = 1, output_padding = 1;
+        unfold y.j by l, stride = 2, pad = 1, output_padding = 1;
+        size k = 3, l = 3;
+        bias d;
+    }
+    gan4x4_s2(x, weight) -> y = "ncij,cdkl->ndijkl" {
+        unfold y.i by k, stride = 2, pad = 1; unfold y.j by l, stride = 2, pad = 1;
+        size k = 4, l = 4;
+        bias d;
+    }
 }
 
 /// One benchmark case: shapes, the PyTorch equivalent, and closures running the kernels.
@@ -79,7 +96,11 @@ pub struct Case {
     pub name: &'static str,
     pub x: Vec<usize>,
     pub weight: Vec<usize>,
-    /// Multiply-adds of one forward pass, padded taps included.
+    /// Our output's shape.
+    pub y: Vec<usize>,
+    /// Multiply-adds of one forward pass, padded taps included (for a transposed
+    /// convolution: every input element times every weight it meets, the products that
+    /// fall in the cropped padding included).
     pub macs: f64,
     pub torch: Torch,
     pub tiny: bool,
@@ -100,7 +121,30 @@ pub struct Torch {
     pub dilation: usize,
     pub groups: usize,
     pub channels_last: bool,
+    /// `conv_transpose1d/2d/3d` rather than `conv1d/2d/3d`: weight (Cin, Cout / groups,
+    /// taps...), and `stride`, `padding` and `dilation` are those of the output's windows.
+    pub transposed: bool,
+    /// The transposed convolution's `output_padding` (0 for a convolution).
+    pub output_padding: usize,
     pub weight: Vec<usize>,
+}
+
+impl Torch {
+    /// Multiply-adds of one forward pass, padded taps included, given the output's shape
+    /// (ours; PyTorch's has as many elements). A convolution's output element sums
+    /// in_channels / groups x taps products: PyTorch's weight less its first axis,
+    /// whatever our spelling of the weight. A transposed convolution's input element
+    /// meets out_channels / groups x taps weights: again PyTorch's weight less its first
+    /// axis, times the input's elements.
+    pub fn macs(&self, x: &[usize], out: &[usize]) -> f64 {
+        let per_element = self.weight[1..].iter().product::<usize>();
+        let elements = if self.transposed {
+            self.x.as_deref().unwrap_or(x).iter().product::<usize>()
+        } else {
+            out.iter().product::<usize>()
+        };
+        (elements * per_element) as f64
+    }
 }
 
 fn filled(shape: &[usize]) -> ArrayD<f32> {
@@ -128,16 +172,14 @@ macro_rules! case {
             .expect("rank");
         let grad_y = filled(&out).into_dimensionality::<$xd>().expect("rank");
         let torch: Torch = $torch;
-        // Each output element sums in_channels / groups x taps products: PyTorch's
-        // weight less its first axis, whatever our spelling of the weight.
-        let reduction = torch.weight[1..].iter().product::<usize>();
-        let macs = (out.iter().product::<usize>() * reduction) as f64;
+        let macs = torch.macs(&x_shape, &out);
         let (x1, w1) = (x.clone(), w.clone());
         let (w2, gy2) = (w.clone(), grad_y.clone());
         Case {
             name: $name,
             x: x_shape,
             weight: w_shape,
+            y: out.to_vec(),
             macs,
             torch,
             tiny: $tiny,
@@ -164,7 +206,24 @@ fn torch(dims: usize, stride: usize, padding: usize, weight: &[usize]) -> Torch 
         dilation: 1,
         groups: 1,
         channels_last: false,
+        transposed: false,
+        output_padding: 0,
         weight: weight.to_vec(),
+    }
+}
+
+/// A transposed convolution for PyTorch: weight (Cin, Cout, taps...).
+fn transposed(
+    dims: usize,
+    stride: usize,
+    padding: usize,
+    output_padding: usize,
+    weight: &[usize],
+) -> Torch {
+    Torch {
+        transposed: true,
+        output_padding,
+        ..torch(dims, stride, padding, weight)
     }
 }
 
@@ -204,5 +263,52 @@ pub fn all() -> Vec<Case> {
         case!("resnext g32", grouped, Ix5, Ix5, [8, 32, 4, 56, 56], [32, 4, 4, 3, 3], bias = 1, resnext_torch, false),
         case!("unet 3x3 112", conv3x3, Ix4, Ix4, [2, 128, 112, 112], [64, 128, 3, 3], bias = 0, torch(2, 1, 1, &[64, 128, 3, 3]), false),
         case!("audio conv1d", conv1d, Ix3, Ix3, [1, 128, 16384], [128, 128, 5], bias = 0, torch(1, 1, 2, &[128, 128, 5]), false),
+        // Transposed convolutions (F.conv_transpose2d): the original U-Net's
+        // up-convolution, a U-Net decoder's 3x3 one, a DCGAN generator's layer.
+        case!("unet up k2s2", up_k2s2, Ix4, Ix4, [4, 256, 28, 28], [256, 128, 2, 2], bias = 1, transposed(2, 2, 0, 0, &[256, 128, 2, 2]), false),
+        case!("unet up 3x3 s2", up3x3_s2, Ix4, Ix4, [2, 128, 56, 56], [128, 64, 3, 3], bias = 1, transposed(2, 2, 1, 1, &[128, 64, 3, 3]), false),
+        case!("gan 4x4 s2", gan4x4_s2, Ix4, Ix4, [16, 256, 16, 16], [256, 128, 4, 4], bias = 1, transposed(2, 2, 1, 0, &[256, 128, 4, 4]), false),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiply_adds_count_every_product_once() {
+        let cases = all();
+        let macs = |name: &str| cases.iter().find(|c| c.name == name).unwrap().macs;
+        // Convolutions: output elements x in_channels / groups x taps.
+        assert_eq!(macs("stem"), (64 * 112 * 112 * 3 * 7 * 7u64) as f64);
+        assert_eq!(macs("1x1"), (8 * 64 * 14 * 14 * 256) as f64);
+        assert_eq!(macs("depthwise"), (8 * 128 * 56 * 56 * 9) as f64);
+        assert_eq!(macs("nhwc"), (8 * 56 * 56 * 64 * 64 * 9) as f64);
+        assert_eq!(macs("resnext g32"), (8 * 128 * 56 * 56 * 4 * 9) as f64);
+        // Transposed: input elements x out_channels x taps ...
+        assert_eq!(macs("unet up k2s2"), (4 * 256 * 28 * 28 * 128 * 4) as f64);
+        assert_eq!(
+            macs("gan 4x4 s2"),
+            (16 * 256 * 16 * 16 * 128 * 16u64) as f64
+        );
+        for case in cases.iter().filter(|c| c.torch.transposed) {
+            // ... which is the count of the convolution it transposes, from y to x, with
+            // the same PyTorch weight: (Cin, Cout) of the one is (Cout, Cin) of the other.
+            let adjoint = Torch {
+                transposed: false,
+                output_padding: 0,
+                ..case.torch.clone()
+            };
+            assert_eq!(case.macs, adjoint.macs(&case.y, &case.x), "{}", case.name);
+        }
+        let shapes: Vec<_> = cases
+            .iter()
+            .filter(|c| c.torch.transposed)
+            .map(|c| &c.y)
+            .collect();
+        assert_eq!(
+            shapes,
+            [&[4, 128, 56, 56], &[2, 64, 112, 112], &[16, 128, 32, 32]]
+        );
+    }
 }

@@ -221,8 +221,12 @@ mod tests {
     fn every_kernel_of_cases_rs_is_found_with_its_cases() {
         let declarations = declarations(include_str!("cases.rs")).unwrap();
         let names: Vec<&str> = declarations.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names.len(), 14, "{names:?}");
+        assert_eq!(names.len(), 17, "{names:?}");
         assert_eq!(names[0], "tiny");
+        // Transposed convolutions (`name(x, weight) -> y = ...`) too.
+        assert_eq!(names[14..], ["up_k2s2", "up3x3_s2", "gan4x4_s2"]);
+        let up = declarations.iter().find(|d| d.name == "up_k2s2").unwrap();
+        assert_eq!(up.cases, ["unet up k2s2"]);
         let conv3x3 = declarations.iter().find(|d| d.name == "conv3x3").unwrap();
         assert_eq!(
             conv3x3.cases,

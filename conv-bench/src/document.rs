@@ -28,7 +28,9 @@ pub struct Document<'a> {
 /// The terms of the measurement, shared by the terminal output and BENCHMARKS.md.
 pub const FLOPS_NOTE: &str = "GFLOP/s = 2 x output elements x reduction length / time, for \
 forward, grad_x and grad_w+b alike; padded taps count as work; the bias add and the bias \
-gradient's sums are not counted. % peak: of the FMA peak measured in the same run at the \
+gradient's sums are not counted. Transposed convolutions: 2 x input elements x \
+out_channels / groups x taps (every product of the scatter, those falling in the cropped \
+padding included), the count of the convolution they transpose. % peak: of the FMA peak measured in the same run at the \
 same thread count. Tiny cases: ns per call instead of GFLOP/s.";
 
 pub fn markdown(doc: &Document) -> String {
@@ -61,7 +63,9 @@ pub fn markdown(doc: &Document) -> String {
             "- {torch}: `torch.nn.functional.conv1d/2d/3d` with the same shapes, stride, \
              padding, dilation and groups, bias included; forward under `torch.no_grad()`, \
              forward+backward as the convolution then `backward(grad_y)` through autograd \
-             (grad_x, grad_w and grad_b). The channels-last case gives PyTorch the same \
+             (grad_x, grad_w and grad_b). The transposed cases run \
+             `torch.nn.functional.conv_transpose2d` with the same stride, padding and \
+             output_padding. The channels-last case gives PyTorch the same \
              N,H,W,C buffer as an N,C,H,W tensor with channels-last strides, weight in \
              `channels_last` format. Timed by `conv-bench/torch_bench.py` in the same run, \
              with the same timing rule."
@@ -95,7 +99,8 @@ pub fn markdown(doc: &Document) -> String {
         }
     }
     out += &format!(
-        "\n(3x3 and 1x1 layers: {}.)\n\n![PyTorch/ours, log scale]({})\n\n",
+        "\n(3x3 and 1x1 layers: {}. The transposed convolutions count in their own mean \
+         only, not in the large cases'.)\n\n![PyTorch/ours, log scale]({})\n\n",
         report::LAYERS.join(", "),
         doc.chart
     );
@@ -170,6 +175,7 @@ pub fn chart(rows: &[Row], threads: &[usize]) -> String {
         ("geomean, large", "large cases"),
         ("geomean, 3x3+1x1", "3x3 and 1x1 layers"),
         ("geomean, networks", "real-network layers"),
+        ("geomean, transposed", report::TRANSPOSED),
     ];
     for (label, what) in means {
         let values: Vec<Option<f64>> = threads

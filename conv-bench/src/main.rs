@@ -235,6 +235,7 @@ fn measure_cases(options: &Options, rule: &Rule, threads: usize, peak: f64) -> V
                 shapes: report::shapes(case),
                 threads,
                 tiny: case.tiny,
+                transposed: case.torch.transposed,
                 flops: 2.0 * case.macs,
                 peak,
                 forward: timing::measure(&*case.forward, rule),

@@ -13,7 +13,10 @@ pub struct Row {
     pub threads: usize,
     /// Reported in ns rather than GFLOP/s.
     pub tiny: bool,
-    /// FLOPs of one pass: 2 x output elements x reduction length, padded taps included.
+    /// A transposed convolution: its own geometric mean, in no other.
+    pub transposed: bool,
+    /// FLOPs of one pass: 2 x output elements x reduction length, padded taps included
+    /// (transposed: 2 x input elements x out_channels / groups x taps).
     pub flops: f64,
     /// The measured FMA peak at this thread count, FLOP/s.
     pub peak: f64,
@@ -60,6 +63,7 @@ pub fn shapes(case: &Case) -> String {
     for (name, value, default) in [
         ("stride", t.stride, 1),
         ("pad", t.padding, 0),
+        ("output_padding", t.output_padding, 0),
         ("dilation", t.dilation, 1),
         ("groups", t.groups, 1),
     ] {
@@ -69,6 +73,9 @@ pub fn shapes(case: &Case) -> String {
     }
     if t.channels_last {
         text += " channels-last";
+    }
+    if t.transposed {
+        text += " transposed";
     }
     text
 }
@@ -98,6 +105,9 @@ pub const NETWORK_LAYERS: [&str; 9] = [
     "audio conv1d",
 ];
 
+/// The name of the transposed convolutions' geometric mean.
+pub const TRANSPOSED: &str = "transposed convolutions";
+
 /// A geometric mean of PyTorch/ours over a group of cases at one thread count.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Geomean {
@@ -107,11 +117,12 @@ pub struct Geomean {
     pub forward_backward: f64,
 }
 
-/// Geometric means of the PyTorch ratios at one thread count: every case but the tiny
-/// ones, [`LAYERS`], then [`NETWORK_LAYERS`].
+/// Geometric means of the PyTorch ratios at one thread count: every convolution but the
+/// tiny ones, [`LAYERS`], [`NETWORK_LAYERS`], then the transposed convolutions (which
+/// count in no other mean: the first three stay comparable with runs before them).
 pub fn geomeans(rows: &[Row], threads: usize) -> Vec<Geomean> {
     fn all(row: &Row) -> bool {
-        !row.tiny
+        !row.tiny && !row.transposed
     }
     fn layer(row: &Row) -> bool {
         LAYERS.contains(&row.case.as_str())
@@ -119,11 +130,15 @@ pub fn geomeans(rows: &[Row], threads: usize) -> Vec<Geomean> {
     fn network(row: &Row) -> bool {
         NETWORK_LAYERS.contains(&row.case.as_str())
     }
+    fn transposed(row: &Row) -> bool {
+        row.transposed && !row.tiny
+    }
     type Keep = fn(&Row) -> bool;
-    let groups: [(&'static str, Keep); 3] = [
+    let groups: [(&'static str, Keep); 4] = [
         ("large cases", all),
         ("3x3 and 1x1 layers", layer),
         ("real-network layers", network),
+        (TRANSPOSED, transposed),
     ];
     groups
         .iter()
@@ -285,6 +300,7 @@ pub(crate) mod tests {
             shapes: "x 1×2 w 3×4".to_string(),
             threads,
             tiny: case == "tiny",
+            transposed: case.starts_with("unet up") || case.starts_with("gan"),
             flops: 1e9,
             peak: 100e9,
             forward: timing(0.1),
@@ -306,6 +322,9 @@ pub(crate) mod tests {
             row("3x3 56", 2, Some((0.1, 0.8))),
             row("tiny", 1, Some((0.01, 0.01))),
             row("resnet 3x3 7", 2, Some((0.3, 0.3))),
+            row("unet up k2s2", 2, Some((0.2, 0.4))),
+            row("gan 4x4 s2", 2, Some((0.8, 0.1))),
+            row("unet up 3x3 s2", 1, None),
         ];
         assert_eq!(rows[0].forward_backward(), 0.8);
         assert_eq!(rows[0].forward_ratio(), Some(2.0));
@@ -322,11 +341,16 @@ pub(crate) mod tests {
             (layers.cases, layers.forward, layers.forward_backward),
             (1, 2.0, 2.0)
         );
-        // Tiny cases count in no mean; real-network layers have their own.
+        // Tiny cases count in no mean; real-network layers have their own, and so do the
+        // transposed convolutions, which count in no other.
         let two = geomeans(&rows, 2);
         assert_eq!((two[0].what, two[0].cases), ("large cases", 2));
+        assert!((two[0].forward - 3.0_f64.sqrt()).abs() < 1e-12);
         assert_eq!((two[2].what, two[2].cases), ("real-network layers", 1));
         assert!((two[2].forward - 3.0).abs() < 1e-12);
+        assert_eq!((two[3].what, two[3].cases), ("transposed convolutions", 2));
+        assert!((two[3].forward - 4.0).abs() < 1e-12);
+        assert!((two[3].forward_backward - 0.25).abs() < 1e-12);
         assert!(geomeans(&rows, 3).is_empty());
         assert_eq!(geomean([]), None);
         assert!((geomean([4.0, 1.0, 16.0]).unwrap() - 4.0).abs() < 1e-12);

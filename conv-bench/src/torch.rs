@@ -43,6 +43,8 @@ pub fn request(cases: &[&Case], threads: &[usize], rule: &Rule) -> Value {
                 "weight": t.weight,
                 "stride": t.stride, "padding": t.padding, "dilation": t.dilation,
                 "groups": t.groups, "channels_last": t.channels_last,
+                "transposed": t.transposed, "output_padding": t.output_padding,
+                "y_elements": case.y.iter().product::<usize>(),
             })
         })
         .collect();
