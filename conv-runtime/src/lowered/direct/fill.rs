@@ -167,10 +167,7 @@ impl Direct {
                         // Every `stride`-th element of the input, read in one pass.
                         let from = source + first * step;
                         let src = &a[from..=from + (hi - lo - 1) * stride * step];
-                        let reads = src.iter().step_by(stride * step);
-                        for (v, &x) in out[lo..hi].iter_mut().zip(reads) {
-                            *v = x;
-                        }
+                        every_other(&mut out[lo..hi], src, stride * step);
                     }
                 }
                 _ => {
@@ -259,4 +256,24 @@ fn linear_run(
         i = j;
     }
     best
+}
+
+/// `out[i] = src[i * step]`. Stride 2 (the strided layers of real networks) is written
+/// as pairs, which LLVM turns into vector shuffles; a run-time step leaves it a scalar
+/// gather, which took 80% of MobileNet's depthwise stride-2 forward pass.
+#[inline(always)]
+fn every_other<T: Element>(out: &mut [T], src: &[T], step: usize) {
+    if step == 2 {
+        // `src` ends at the last element read: its last pair is a single.
+        let (pairs, last) = src.split_at(src.len() - 1);
+        let (head, tail) = out.split_at_mut(out.len() - 1);
+        for (v, pair) in head.iter_mut().zip(pairs.chunks_exact(2)) {
+            *v = pair[0];
+        }
+        tail[0] = last[0];
+        return;
+    }
+    for (v, &x) in out.iter_mut().zip(src.iter().step_by(step)) {
+        *v = x;
+    }
 }
