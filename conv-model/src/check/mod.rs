@@ -3,6 +3,7 @@
 
 mod extents;
 mod statements;
+mod unfold;
 
 use crate::ast::{KernelAst, Loc};
 use crate::diag::{Diagnostic, Errors};
