@@ -40,7 +40,10 @@
 //! their counterparts without `try_` panic with its message, as burn's own operations do.
 //! Both panic, rather than return an error, when
 //!
-//! - a tensor's element type is not the kernel's (`f32`, or `f64` with `dtype f64;`),
+//! - a tensor's element type is not the kernel's (`f32`, or `f64` with `dtype f64;`):
+//!   checked before the graph too, the message names the tensor and both types (burn's
+//!   devices make `f32` tensors unless told otherwise: `Tensor::from_data(data,
+//!   (&device, DType::F64))` or `.cast(DType::F64)` for an `f64` kernel),
 //! - a tensor is on a device other than NdArray's or Flex's (a GPU, LibTorch), which
 //!   burn's dispatch reports as a backend not supported for this operation,
 //! - the tensors are on different devices.
@@ -59,7 +62,7 @@ pub use element::BurnElement;
 pub use layer::{ConvLayer, ConvLayerConfig};
 
 use burn::backend::Dispatch;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 use conv_runtime::{Kernel, ShapeError};
 
 /// A generated kernel that burn can run: every `Kernel` type `conv_kernel!` generates
@@ -119,20 +122,35 @@ pub fn output_shape<K: Kernel>(
     Ok(shape)
 }
 
-/// Checks shapes, then runs the kernel through burn's dispatch.
+/// Checks shapes and element types, then runs the kernel through burn's dispatch.
 fn run<K: BurnKernel, const DY: usize>(
     kernel: K,
-    shapes: &[&[usize]],
-    operands: Operands<Dispatch>,
+    operands: &[(&[usize], DType)],
+    dispatch: impl FnOnce() -> Operands<Dispatch>,
     bias: Option<Tensor<1>>,
 ) -> Result<Tensor<DY>, ShapeError> {
-    output_shape(kernel, shapes, bias.as_ref().map(|b| b.dims()[0]), DY)?;
+    let shapes: Vec<&[usize]> = operands.iter().map(|(shape, _)| *shape).collect();
+    output_shape(kernel, &shapes, bias.as_ref().map(|b| b.dims()[0]), DY)?;
+    let k = kernel.facts().kernel();
+    let dtypes = operands
+        .iter()
+        .zip(&k.operands)
+        .map(|((_, dtype), op)| (op.name.as_str(), *dtype))
+        .chain(bias.as_ref().map(|b| ("bias", b.dtype())));
+    for (name, dtype) in dtypes {
+        assert!(
+            dtype == <K::Elem as BurnElement>::DTYPE,
+            "conv-burn: kernel {} computes in {}, its {name} is {dtype:?}",
+            k.name,
+            <K::Elem as conv_runtime::Element>::NAME,
+        );
+    }
     let bias = match bias {
         Some(b) => Bias::Present(b.into_dispatch()),
         None => Bias::Absent,
     };
     Ok(Tensor::from_dispatch(
-        <Dispatch as KernelBackend>::conv_kernel_forward(kernel, operands, bias),
+        <Dispatch as KernelBackend>::conv_kernel_forward(kernel, dispatch(), bias),
     ))
 }
 
@@ -158,8 +176,8 @@ pub fn try_apply<K: BurnKernel, const DA: usize, const DB: usize, const DY: usiz
     let (sa, sb) = (a.dims(), b.dims());
     run(
         kernel,
-        &[&sa[..], &sb[..]],
-        Operands::Two(a.into_dispatch(), b.into_dispatch()),
+        &[(&sa, a.dtype()), (&sb, b.dtype())],
+        || Operands::Two(a.into_dispatch(), b.into_dispatch()),
         bias,
     )
 }
@@ -183,8 +201,8 @@ pub fn try_apply1<K: BurnKernel, const DA: usize, const DY: usize>(
     let shape = a.dims();
     run(
         kernel,
-        &[&shape[..]],
-        Operands::One(a.into_dispatch()),
+        &[(&shape, a.dtype())],
+        || Operands::One(a.into_dispatch()),
         bias,
     )
 }
@@ -215,8 +233,8 @@ pub fn try_apply3<
     let (sa, sb, sc) = (a.dims(), b.dims(), c.dims());
     run(
         kernel,
-        &[&sa[..], &sb[..], &sc[..]],
-        Operands::Three(a.into_dispatch(), b.into_dispatch(), c.into_dispatch()),
+        &[(&sa, a.dtype()), (&sb, b.dtype()), (&sc, c.dtype())],
+        || Operands::Three(a.into_dispatch(), b.into_dispatch(), c.into_dispatch()),
         bias,
     )
 }
@@ -252,13 +270,20 @@ pub fn try_apply4<
     let (sa, sb, sc, sd) = (a.dims(), b.dims(), c.dims(), d.dims());
     run(
         kernel,
-        &[&sa[..], &sb[..], &sc[..], &sd[..]],
-        Operands::Four(
-            a.into_dispatch(),
-            b.into_dispatch(),
-            c.into_dispatch(),
-            d.into_dispatch(),
-        ),
+        &[
+            (&sa, a.dtype()),
+            (&sb, b.dtype()),
+            (&sc, c.dtype()),
+            (&sd, d.dtype()),
+        ],
+        || {
+            Operands::Four(
+                a.into_dispatch(),
+                b.into_dispatch(),
+                c.into_dispatch(),
+                d.into_dispatch(),
+            )
+        },
         bias,
     )
 }
