@@ -7,8 +7,9 @@
 //! generated kernel, so their forward passes and gradients are the generated code's,
 //! through burn's autodiff. The same model on burn's own `Conv2d` and `avg_pool2d`,
 //! starting from the same weights, trains one epoch on the same batches in the same run:
-//! the example prints both epoch times. It fails (exit status 1) unless the generated
-//! model's held-out accuracy is above 95%.
+//! the example prints both epoch times (after a few warm-up steps of each on throwaway
+//! copies). It fails (exit status 1) unless the generated model's held-out accuracy is
+//! above 95%.
 //!
 //! ```sh
 //! cargo run --release -p conv-burn --example burn_train
@@ -220,6 +221,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_style(style.clone())
             .with_prefix(prefix)
     };
+
+    // Warm-up: a few steps of each model on throwaway copies, so that neither timed
+    // epoch pays for first calls (thread pools, allocations).
+    let warm_up = Digits {
+        images: train
+            .images
+            .slice(ndarray::s![..8 * BATCH, .., .., ..])
+            .to_owned(),
+        labels: train.labels[..8 * BATCH].to_vec(),
+    };
+    let quiet = ProgressBar::hidden();
+    let mut throwaway = AdamConfig::new().init();
+    epoch(
+        ours.clone(),
+        &mut throwaway,
+        &warm_up,
+        LEARNING_RATE,
+        &mut Rng::new(5),
+        &quiet,
+        &device,
+    );
+    let mut throwaway = AdamConfig::new().init();
+    epoch(
+        theirs.clone(),
+        &mut throwaway,
+        &warm_up,
+        LEARNING_RATE,
+        &mut Rng::new(5),
+        &quiet,
+        &device,
+    );
 
     let mut optimizer = AdamConfig::new().init();
     let mut rng = Rng::new(4);
