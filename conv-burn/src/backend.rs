@@ -6,7 +6,7 @@
 use crate::element::BurnElement;
 use crate::BurnKernel;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{backend_extension, Backend, ExtensionType, TensorMetadata};
+use burn::backend::{backend_extension, Backend, ExtensionType};
 use conv_runtime::Wrt;
 use ndarray::{ArrayD, CowArray, IxDyn};
 
@@ -100,7 +100,7 @@ pub trait CpuBackend: Backend {
 impl CpuBackend for burn::backend::NdArray {
     fn array<E: BurnElement>(tensor: &FloatTensor<Self>) -> CowArray<'_, E, IxDyn> {
         E::ndarray_view(tensor)
-            .unwrap_or_else(|| dtype_panic::<E>(tensor.dtype()))
+            .unwrap_or_else(|| dtype_panic::<E>(burn::backend::TensorMetadata::dtype(tensor)))
             .into()
     }
 

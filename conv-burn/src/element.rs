@@ -3,7 +3,9 @@
 
 use burn::backend::tensor::FloatTensor;
 use conv_runtime::Element;
-use ndarray::{ArrayD, CowArray, IxDyn};
+use ndarray::ArrayD;
+#[cfg(feature = "flex")]
+use ndarray::{CowArray, IxDyn};
 
 #[cfg(feature = "flex")]
 use burn::backend::Flex;
@@ -36,6 +38,7 @@ pub trait BurnElement: Element + burn::tensor::Element {
 
 /// The elements of `array` in standard (row-major) order: its own buffer, moved, when it
 /// is in standard layout (as every kernel result is), a copy otherwise.
+#[cfg(feature = "flex")]
 fn into_vec<E: Clone>(array: ArrayD<E>) -> Vec<E> {
     if !array.is_standard_layout() {
         return array.iter().cloned().collect();
