@@ -6,7 +6,7 @@
 
 use crate::gemm_plan::{gemm_plan, GemmPlan};
 use crate::ir::Program;
-use crate::kernel::{Geometry, Kernel, Operand, Pad, PadMode, Window};
+use crate::kernel::{Kernel, Operand, Pad, PadMode, Window};
 
 /// One kernel's derived facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,10 +129,11 @@ impl Adjoint {
 /// `grad_a[.., h, ..] = sum over d, k of grad_y[.., d, h + lo - k*dil, ..] * b[d, .., k]`:
 /// `grad_y` padded by `span - 1 - lo` before and `span - 1 - hi` after, unfolded with the
 /// same dilation, correlated with the taps of `b` reversed. A forward convolution, which
-/// the direct kernel runs with no panel and no fold.
+/// the direct kernel runs with no panel and no fold. A window of stride S splits into S
+/// such convolutions, one per phase of `grad_a`'s positions (see [`crate::phases`]).
 ///
 /// The pads depend on each window's geometry (its span, and `pad = same`), known once
-/// the extents are: [`Transposed::for_geometries`] fills them in.
+/// the extents are: [`Transposed::phases`] fills them in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transposed {
     /// `grad_y (x) b -> a`: operand 0 is `grad_y` (the output's axes, unfolded along
@@ -144,12 +145,12 @@ pub struct Transposed {
 
 impl Transposed {
     /// The transposed kernel of `kernel`, whose plan is `plan`; `None` unless every
-    /// window is on the plan's `a`, has stride 1 and slides along an output axis.
+    /// window is on the plan's `a` and slides along an output axis. Strided windows are
+    /// split by phase when the extents are known ([`Transposed::phases`]).
     pub fn derive(kernel: &Kernel, plan: &GemmPlan) -> Option<Transposed> {
         let a = &kernel.operands[plan.a];
         let b = &kernel.operands[plan.b];
-        let fits =
-            |w: &Window| w.operand == plan.a && w.stride == 1 && kernel.output.contains(&w.axis);
+        let fits = |w: &Window| w.operand == plan.a && kernel.output.contains(&w.axis);
         if kernel.windows.is_empty() || !kernel.windows.iter().all(fits) {
             return None;
         }
@@ -158,6 +159,7 @@ impl Transposed {
             .iter()
             .map(|w| Window {
                 operand: 0,
+                stride: 1,
                 pad: Pad::Explicit { lo: 0, hi: 0 },
                 mode: PadMode::Zeros,
                 ..*w
@@ -195,31 +197,5 @@ impl Transposed {
             kernel: transposed,
             plan,
         })
-    }
-
-    /// The transposed kernel for the original windows' geometries (in declaration
-    /// order): each pad mirrored, each window's taps fixed. `None` when a pad is wider
-    /// than its window's span less one (`grad_y` would need a negative pad) or a window
-    /// pads in a mode other than zeros.
-    pub fn for_geometries(&self, original: &Kernel, geometries: &[Geometry]) -> Option<Kernel> {
-        let mut kernel = self.kernel.clone();
-        for ((w, o), g) in kernel
-            .windows
-            .iter_mut()
-            .zip(&original.windows)
-            .zip(geometries)
-        {
-            let zero_pad = o.mode == PadMode::Zeros || (g.lo, g.hi) == (0, 0);
-            if !zero_pad {
-                return None;
-            }
-            let mirrored = |pad: usize| (g.span - 1).checked_sub(pad);
-            w.pad = Pad::Explicit {
-                lo: mirrored(g.lo)?,
-                hi: mirrored(g.hi)?,
-            };
-            kernel.sizes.insert(w.window, g.window);
-        }
-        Some(kernel)
     }
 }

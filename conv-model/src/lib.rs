@@ -18,6 +18,7 @@ pub mod gemm_plan;
 pub mod ir;
 pub mod kernel;
 pub mod layout;
+pub mod phases;
 pub mod source;
 pub mod text;
 
