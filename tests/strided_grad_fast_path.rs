@@ -1,8 +1,8 @@
-//! grad_x of strided windows at fast-path sizes: split by phase into stride-1 forward
-//! convolutions of grad_y (`lowered/transposed.rs`), held to the reference interpreter
-//! on the loop nest and on the fast path at 1 and 3 threads, with odd extents (tile
-//! remainders), phases of one tap (the in-place GEMM), phases of no tap (a stride longer
-//! than the window) and pads wider than the window (values of grad_y skipped).
+//! grad_x of strided windows at fast-path sizes (im2col panels folded back: split by
+//! phase into forward convolutions of grad_y was measured slower, see
+//! `lowered/transposed.rs`), held to the reference interpreter on the loop nest and on
+//! the fast path at 1 and 3 threads, with odd extents (tile remainders), a stride longer
+//! than the window and pads wider than the window.
 
 mod common;
 
@@ -10,7 +10,7 @@ use common::{check_generated, random, Layout, Lcg};
 use conv_kernels::conv_kernel;
 
 conv_kernel! {
-    /// ResNet's downsampling 3x3: phases of 2x2, 2x1, 1x2 and 1x1 taps.
+    /// ResNet's downsampling 3x3.
     pub down(x, weight) = "nchwkj,dckj->ndhw" {
         unfold x.h by k, stride = 2, pad = 1;
         unfold x.w by j, stride = 2, pad = 1;
@@ -23,13 +23,13 @@ conv_kernel! {
         unfold x.w by j, stride = 2, pad = 3;
         size k = 7, j = 7;
     }
-    /// Stride 3 over windows of 2: every third position has no tap.
+    /// Stride 3 over windows of 2: every third position has no gradient.
     pub sparse(x, weight) = "nclk,dck->ndl" {
         unfold x.l by k, stride = 3, pad = (1, 0);
         size k = 2;
         dtype f64;
     }
-    /// A pad of 3 around windows of 2: phases skip the first values of grad_y.
+    /// A pad of 3 around windows of 2.
     pub wide_pad(x, weight) = "nchwkj,dckj->ndhw" {
         unfold x.h by k, stride = 2, pad = 3;
         unfold x.w by j, pad = 1;
@@ -51,30 +51,30 @@ fn grad_x_path<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]]) -> &'st
 }
 
 #[test]
-fn strided_grad_x_runs_by_phase() {
-    let by_phase = "transposed direct";
+fn strided_grad_x_runs_on_panels() {
+    let panels = "panels + GEMM";
     assert_eq!(
         grad_x_path(&down::Kernel, &[&[8, 64, 56, 56], &[128, 64, 3, 3]]),
-        by_phase
+        panels
     );
     assert_eq!(
         grad_x_path(&stem::Kernel, &[&[1, 3, 224, 224], &[64, 3, 7, 7]]),
-        by_phase
+        panels
     );
     assert_eq!(
         grad_x_path(&sparse::Kernel, &[&[2, 16, 301], &[24, 16, 2]]),
-        by_phase
+        panels
     );
     assert_eq!(
         grad_x_path(&wide_pad::Kernel, &[&[2, 16, 30, 31], &[24, 16, 2, 3]]),
-        by_phase
+        panels
     );
     let volume_shapes: [&[usize]; 2] = [&[1, 8, 9, 10, 33], &[8, 8, 3, 3, 3]];
-    assert_eq!(grad_x_path(&volume::Kernel, &volume_shapes), by_phase);
+    assert_eq!(grad_x_path(&volume::Kernel, &volume_shapes), panels);
 }
 
 #[test]
-fn strided_grad_x_by_phase_matches_the_interpreter() {
+fn strided_grad_x_matches_the_interpreter() {
     let mut rng = Lcg::new(11);
     let lg = Layout::Standard;
     let (x, weight, b) = (

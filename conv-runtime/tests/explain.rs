@@ -217,8 +217,8 @@ fn extents_show_the_path_of_every_pass_and_why() {
         ),
         "{out}"
     );
-    // Stride 2 over 1152 taps: the forward pass goes to the GEMM; grad_x is split by
-    // phase into forward convolutions of grad_y.
+    // Stride 2 over 1152 taps: the forward pass goes to the GEMM, grad_x too (no
+    // transposed kernel for strided windows).
     let strided = CONV3X3.replace("pad = 1", "stride = 2, pad = 1");
     let (code, out, _) = run_args(&[
         "--no-code",
@@ -230,9 +230,8 @@ fn extents_show_the_path_of_every_pass_and_why() {
         &out,
         &[
             "forward: panels + GEMM",
-            "grad_x: transposed direct",
+            "grad_x: panels + GEMM",
             "when: strided windows over 512 taps or more",
-            "when: windows along output axes, zero padding, no window both strided and dilated",
         ],
     );
     // Tiny extents stay on the loop nest.

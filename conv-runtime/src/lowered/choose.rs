@@ -104,8 +104,8 @@ pub(crate) struct Situation {
     direct: bool,
     /// Strided windows, as the direct kernel splits them into phases.
     strided: bool,
-    /// The transposed kernel's phases, each with a direct kernel (grad_a only).
-    pub transposed: Option<super::transposed::Phased>,
+    /// The transposed kernel's prepared product, with a direct kernel (grad_a only).
+    pub transposed: Option<Arc<Prepared>>,
 }
 
 impl Situation {
@@ -144,7 +144,7 @@ impl Situation {
             s.strided = direct.strided();
         }
         if pass == Pass::GradA {
-            s.transposed = super::transposed::prepare(call);
+            s.transposed = super::transposed::prepare(call, a.iter().product());
         }
         s
     }
@@ -223,12 +223,12 @@ const ROWS: &[Row] = &[
     Row {
         passes: &[Pass::GradA],
         path: Path::Transposed,
-        rule: "windows along output axes, zero padding, no window both strided and \
-               dilated",
-        reason: "grad_y convolved with the taps reversed is a forward convolution (one \
-                 per phase of a strided window, every stride-th tap): the direct kernel \
-                 runs it with no panel and no fold (which writes every window's column \
-                 and adds it back)",
+        rule: "windows of stride 1 along output axes, zero padding no wider than the \
+               window's span less one (strided windows: split by phase, measured slower \
+               than the panels)",
+        reason: "grad_y convolved with the taps reversed is a forward convolution: the \
+                 direct kernel runs it with no panel and no fold (which writes every \
+                 window's column and adds it back)",
         applies: |s| s.transposed.is_some(),
     },
     Row {

@@ -7,8 +7,8 @@
 //! - `direct`: windows along the output's contiguous rows, for the forward pass and
 //!   grad_w: a padded copy (strided windows split into phases), every tap a shifted
 //!   stretch of it, register tiles of broadcast FMAs;
-//! - `transposed`: grad_x of zero-padded windows as forward convolutions of grad_y
-//!   (one per phase of strided windows), by the direct kernel;
+//! - `transposed`: grad_x of stride-1 zero-padded windows as a forward convolution of
+//!   grad_y, by the direct kernel;
 //! - `single`: products of one column (depthwise);
 //! - `gemm_path`: products without windows reading the operand in place, and the rest as
 //!   im2col panels and a register-blocked SIMD GEMM, gradients backwards;
@@ -118,7 +118,7 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
     };
     match (choice.path, situation.transposed) {
         (Path::Transposed, Some(transposed)) => {
-            transposed::grad_a(call, &transposed, b, grad_y, out)
+            transposed::grad_a(call, &transposed, b.data, grad_y, out)
         }
         (Path::SingleColumn | Path::InPlace | Path::Panels, _) => {
             gemm_path::grad_a(&prepared.product, b.data, grad_y, out)
