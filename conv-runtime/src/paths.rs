@@ -14,7 +14,7 @@ pub struct PassPath {
     /// `forward`, `grad_<operand>` or `grad_bias`.
     pub pass: String,
     /// The path: `loop nest`, `direct`, `transposed direct`, `single column`,
-    /// `GEMM in place`, `panels + GEMM` or `bias sum`.
+    /// `merged GEMM`, `GEMM in place`, `panels + GEMM` or `bias sum`.
     pub path: &'static str,
     /// The shape rule that sent the pass there.
     pub rule: &'static str,

@@ -53,6 +53,8 @@ pub enum Path {
     Transposed,
     /// Products of one column (depthwise), as multiply-adds along rows.
     SingleColumn,
+    /// One matrix product over the rows of every outer point (few rows each).
+    Merged,
     /// A matrix product reading the windowless operand in place.
     InPlace,
     /// im2col panels and a register-blocked GEMM (folded back for grad_a).
@@ -68,6 +70,7 @@ impl Path {
             Path::Direct => "direct",
             Path::Transposed => "transposed direct",
             Path::SingleColumn => "single column",
+            Path::Merged => "merged GEMM",
             Path::InPlace => "GEMM in place",
             Path::Panels => "panels + GEMM",
             Path::BiasSum => "bias sum",
@@ -238,6 +241,16 @@ const ROWS: &[Row] = &[
         reason: "a GEMM of one column leaves its register tile empty; multiply-adds \
                  along contiguous rows use every lane",
         applies: |s| s.product().is_some_and(single::applies),
+    },
+    Row {
+        passes: PRODUCTS,
+        path: Path::Merged,
+        rule: "no windows (or only windows of one tap, stride 1, no padding), several \
+               outer points of few rows: rows x (k + n) < k x n",
+        reason: "a GEMM per outer point packs all of B for its few rows, and grad_b's \
+                 products are as shallow; one GEMM over every outer point's rows copies A \
+                 and C once instead",
+        applies: |s| s.product().is_some_and(super::merged::applies),
     },
     Row {
         passes: PRODUCTS,

@@ -12,6 +12,7 @@
 //! - `single`: products of one column (depthwise);
 //! - `gemm_path`: products without windows reading the operand in place, and the rest as
 //!   im2col panels and a register-blocked SIMD GEMM, gradients backwards;
+//! - `merged`: products without windows whose outer points have few rows, as one GEMM;
 //! - `bias`: the bias added, and its gradient summed;
 //! - `adjoint`: kernels with windows on their output, as their adjoint's passes.
 //!
@@ -28,6 +29,7 @@ mod gemm;
 mod gemm_path;
 mod lanes;
 mod layout;
+mod merged;
 mod panel;
 mod prepared;
 mod product;
@@ -77,6 +79,7 @@ pub fn forward<T: Element>(
             let packed = p.pack_b_per_batch(b.data, false);
             single::forward_all(p, a.data, &packed, out);
         }
+        Path::Merged => merged::forward(p, a.data, b.data, out),
         Path::InPlace | Path::Panels => {
             let packed = p.pack_b_per_batch(b.data, false);
             gemm_path::multiply_all(p, a.data, &packed, out, rayon::current_num_threads());
@@ -103,6 +106,7 @@ pub fn grad_b<T: Element>(call: Call<'_>, a: Tensor<T>, grad_y: &[T], out: &mut 
             None => unreachable!("the direct row applies only with a direct kernel"),
         },
         Path::SingleColumn => single::grad_b_all(p, a.data, grad_y, out),
+        Path::Merged => merged::grad_b(p, a.data, grad_y, out),
         Path::InPlace | Path::Panels => gemm_path::grad_b(p, a.data, grad_y, out),
         _ => return false,
     }
@@ -120,6 +124,7 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
         (Path::Transposed, Some(transposed)) => {
             transposed::grad_a(call, &transposed, b.data, grad_y, out)
         }
+        (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out),
         (Path::SingleColumn | Path::InPlace | Path::Panels, _) => {
             gemm_path::grad_a(&prepared.product, b.data, grad_y, out)
         }

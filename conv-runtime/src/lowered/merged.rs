@@ -1,0 +1,283 @@
+//! Products read in place (no windows) whose outer points have few rows each, such as a
+//! 1x1 convolution over 7x7 positions with 512 and 2048 channels: one product over the
+//! rows of every outer point at once. Per outer point, the GEMM packs all of B again for
+//! a few dozen rows (and grad_b sums products of a few dozen rows' depth into B's whole
+//! gradient); gathering the rows into one matrix costs a copy of A and C instead, which
+//! is smaller when `rows * (k + n) < k * n`.
+
+use super::gemm::{self, Matrix, MatrixMut};
+use super::product::Product;
+use super::scratch;
+use crate::Element;
+use rayon::prelude::*;
+
+/// Rows of one outer point.
+fn rows_per_outer(p: &Product) -> usize {
+    p.panels.row_parts.len() * p.panels.rows_per_part()
+}
+
+/// Whether the product runs merged: read in place, one batch point of several outer
+/// points, and copying every row of A and C costs less than packing B per outer point.
+pub(crate) fn applies(p: &Product) -> bool {
+    let rows = rows_per_outer(p);
+    p.a_in_place.is_some()
+        && p.batch_points() == 1
+        && p.outer.len() > 1
+        && rows > 0
+        && rows.saturating_mul(p.k_len + p.n_len) < p.k_len.saturating_mul(p.n_len)
+}
+
+/// Where row `m` of outer point `o` lies in A (its reduction index `k` at `+ k * step`).
+struct Rows<'p> {
+    p: &'p Product,
+    per_outer: usize,
+}
+
+impl<'p> Rows<'p> {
+    fn new(p: &'p Product) -> Self {
+        Rows {
+            p,
+            per_outer: rows_per_outer(p),
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.per_outer * self.p.outer.len()
+    }
+
+    /// `(offset, step)` of row `r` of the merged matrix in A.
+    fn in_a(&self, r: usize) -> (usize, usize) {
+        let (rs, cs) = self.p.a_in_place.unwrap_or((0, 0));
+        let (o, m) = (r / self.per_outer, r % self.per_outer);
+        (self.p.outer[o].offset + m * rs, cs)
+    }
+
+    /// `(offset, step)` of row `r` of the merged matrix in C (and grad_y).
+    fn in_c(&self, r: usize) -> (usize, usize) {
+        let l = &self.p.layout;
+        let (o, m) = (r / self.per_outer, r % self.per_outer);
+        (self.p.outer_c[o] + m * l.c_row_stride, l.c_col_stride)
+    }
+
+    /// The merged matrix `[row][len]` of `source`, row `r` read at `at(r)`, into
+    /// `merged` (a kept buffer: allocating one per call cost a page fault per 4 KiB).
+    fn gather<'m, T: Element>(
+        &self,
+        source: &[T],
+        len: usize,
+        at: impl Fn(&Self, usize) -> (usize, usize) + Sync,
+        merged: &'m mut Vec<T>,
+    ) -> &'m [T] {
+        merged.clear();
+        merged.resize(self.total() * len, T::zero());
+        merged
+            .par_chunks_mut(len.max(1))
+            .enumerate()
+            .for_each(|(r, row)| {
+                let (first, step) = at(self, r);
+                for (i, v) in row.iter_mut().enumerate() {
+                    *v = source[first + i * step];
+                }
+            });
+        merged
+    }
+
+    /// Writes the merged matrix `[row][len]` into `dest` (laid out as `t`, its outer
+    /// points at `offsets`), row `r` at `at(r)`: in parallel over outer points when each
+    /// owns a contiguous chunk of `dest`.
+    fn scatter<T: Element>(
+        &self,
+        merged: &[T],
+        len: usize,
+        dest: &mut [T],
+        (t, offsets): (&super::layout::TensorLayout, &[usize]),
+        at: impl Fn(&Self, usize) -> (usize, usize) + Sync,
+    ) {
+        let write = |r: usize, row: &[T], dest: &mut [T], origin: usize| {
+            let (first, step) = at(self, r);
+            for (i, &v) in row.iter().enumerate() {
+                dest[first - origin + i * step] = v;
+            }
+        };
+        let per_outer = self.per_outer * len;
+        match self.p.chunks(t, offsets, dest.len()) {
+            Some((chunk_len, by_chunk)) if per_outer > 0 => dest
+                .par_chunks_mut(chunk_len.max(1))
+                .enumerate()
+                .for_each(|(chunk, dest)| {
+                    let o = by_chunk[chunk];
+                    let rows = merged[o * per_outer..(o + 1) * per_outer].chunks_exact(len);
+                    for (m, row) in rows.enumerate() {
+                        write(o * self.per_outer + m, row, dest, chunk * chunk_len);
+                    }
+                }),
+            _ => {
+                for (r, row) in merged.chunks_exact(len.max(1)).enumerate() {
+                    write(r, row, dest, 0);
+                }
+            }
+        }
+    }
+}
+
+/// The step between consecutive offsets, if they are evenly spaced.
+fn even(offsets: &[usize]) -> Option<usize> {
+    match offsets {
+        [] | [_] => Some(1),
+        [first, second, ..] => {
+            let step = second.checked_sub(*first)?;
+            let even = offsets
+                .iter()
+                .enumerate()
+                .all(|(i, &o)| o == first + i * step);
+            even.then_some(step)
+        }
+    }
+}
+
+/// B (one batch point) where it lies: its first element's offset and the steps of its
+/// reduction and column indices, when both are even (B then needs no packing).
+fn b_in_place(p: &Product) -> Option<(usize, usize, usize)> {
+    let (k_offsets, n_offsets) = p.b_offsets();
+    let first = p.outer_b[0] + k_offsets.first().unwrap_or(&0) + n_offsets.first().unwrap_or(&0);
+    Some((first, even(&k_offsets)?, even(&n_offsets)?))
+}
+
+/// `C = A * B`.
+pub(crate) fn forward<T: Element>(p: &Product, a: &[T], b: &[T], out: &mut [T]) {
+    let packed;
+    let rhs = match b_in_place(p) {
+        Some((first, k_step, n_step)) => Matrix {
+            data: &b[first..],
+            rows: k_step,
+            cols: n_step,
+        },
+        None => {
+            packed = p.pack_b_per_batch(b, false);
+            Matrix {
+                data: &packed[0],
+                rows: 1,
+                cols: p.k_len,
+            }
+        }
+    };
+    let rows = Rows::new(p);
+    scratch::with(|lhs| {
+        let lhs = rows.gather(a, p.k_len, Rows::in_a, lhs);
+        scratch::with(|result: &mut Vec<T>| {
+            result.clear();
+            result.resize(rows.total() * p.n_len, T::zero());
+            gemm::gemm(
+                (rows.total(), p.n_len, p.k_len),
+                MatrixMut {
+                    data: result,
+                    rows: p.n_len,
+                    cols: 1,
+                },
+                false,
+                Matrix {
+                    data: lhs,
+                    rows: p.k_len,
+                    cols: 1,
+                },
+                rhs,
+                rayon::current_num_threads(),
+            );
+            rows.scatter(result, p.n_len, out, (&p.layout.c, &p.outer_c), Rows::in_c);
+        })
+    });
+}
+
+/// `grad_a = grad_y * B^T`, written into `out`.
+pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [T]) {
+    let packed;
+    let rhs = match b_in_place(p) {
+        Some((first, k_step, n_step)) => Matrix {
+            data: &b[first..],
+            rows: n_step,
+            cols: k_step,
+        },
+        None => {
+            packed = p.pack_b_per_batch(b, true);
+            Matrix {
+                data: &packed[0],
+                rows: 1,
+                cols: p.n_len,
+            }
+        }
+    };
+    let rows = Rows::new(p);
+    scratch::with(|lhs| {
+        let lhs = rows.gather(grad_y, p.n_len, Rows::in_c, lhs);
+        scratch::with(|result: &mut Vec<T>| {
+            result.clear();
+            result.resize(rows.total() * p.k_len, T::zero());
+            gemm::gemm(
+                (rows.total(), p.k_len, p.n_len),
+                MatrixMut {
+                    data: result,
+                    rows: p.k_len,
+                    cols: 1,
+                },
+                false,
+                Matrix {
+                    data: lhs,
+                    rows: p.n_len,
+                    cols: 1,
+                },
+                rhs,
+                rayon::current_num_threads(),
+            );
+            let outer_a: Vec<usize> = p.outer.iter().map(|o| o.offset).collect();
+            rows.scatter(result, p.k_len, out, (&p.layout.a, &outer_a), Rows::in_a);
+        })
+    });
+}
+
+/// `grad_b = A^T * grad_y`, added into `out` (B's gradient, row-major): in place when B's
+/// reduction and column indices each step through it evenly, else through a sum.
+pub(crate) fn grad_b<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &mut [T]) {
+    let rows = Rows::new(p);
+    let in_place = b_in_place(p);
+    scratch::with(|a_rows| {
+        let a_rows = rows.gather(a, p.k_len, Rows::in_a, a_rows);
+        scratch::with(|g_rows| {
+            let g_rows = rows.gather(grad_y, p.n_len, Rows::in_c, g_rows);
+            let product = |dst: MatrixMut<'_, T>| {
+                gemm::gemm(
+                    (p.k_len, p.n_len, rows.total()),
+                    dst,
+                    true,
+                    // A transposed: `[k][row]` read from `[row][k]`.
+                    Matrix {
+                        data: a_rows,
+                        rows: 1,
+                        cols: p.k_len,
+                    },
+                    Matrix {
+                        data: g_rows,
+                        rows: p.n_len,
+                        cols: 1,
+                    },
+                    rayon::current_num_threads(),
+                )
+            };
+            match in_place {
+                Some((first, k_step, n_step)) => product(MatrixMut {
+                    data: &mut out[first..],
+                    rows: k_step,
+                    cols: n_step,
+                }),
+                _ => {
+                    let mut sum = vec![T::zero(); p.k_len * p.n_len];
+                    product(MatrixMut {
+                        data: &mut sum,
+                        rows: p.n_len,
+                        cols: 1,
+                    });
+                    p.add_to_b(&[sum], out);
+                }
+            }
+        })
+    });
+}

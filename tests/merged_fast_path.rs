@@ -1,0 +1,136 @@
+//! Products without windows whose outer points have few rows (`rows x (k + n) < k x n`:
+//! a 1x1 convolution over 7x7 positions with 512 and 2048 channels) run as one GEMM over
+//! every outer point's rows (`lowered/merged.rs`). Held to the reference interpreter on
+//! the loop nest and on that path at 1 and 3 threads: both spellings of a 1x1
+//! convolution, channels last, f64, a weight laid out `[c][d]`, and the bias.
+
+mod common;
+
+use common::{check_generated, random, Layout, Lcg};
+use conv_kernels::conv_kernel;
+
+conv_kernel! {
+    /// Spelled as PyTorch shapes it: windows of size 1, weight (d, c, 1, 1).
+    pub pointwise_windows(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k; unfold x.w by j;
+        size k = 1, j = 1;
+        bias d;
+    }
+    /// Without windows, weight `[c][d]` (B's reduction index outer), f64.
+    pub pointwise(x, weight) = "nchw,cd->ndhw" { dtype f64; }
+    /// Channels last.
+    pub pointwise_nhwc(x, weight) = "nhwc,dc->nhwd";
+}
+
+/// The path of every pass but the bias's at these shapes with the default threshold.
+fn paths<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]]) -> Vec<&'static str> {
+    let paths = conv_kernels::paths::paths(kernel.facts(), shapes).unwrap();
+    paths
+        .iter()
+        .filter(|p| p.pass != "grad_bias")
+        .map(|p| p.path)
+        .collect()
+}
+
+#[test]
+fn few_rows_per_outer_point_run_merged() {
+    let merged = ["merged GEMM"; 3];
+    let layer: [&[usize]; 2] = [&[8, 512, 7, 7], &[2048, 512, 1, 1]];
+    assert_eq!(paths(&pointwise_windows::Kernel, &layer), merged);
+    assert_eq!(
+        paths(&pointwise::Kernel, &[&[8, 512, 7, 7], &[512, 2048]]),
+        merged
+    );
+    // Many rows per image: the GEMM reads each image in place.
+    let wide: [&[usize]; 2] = [&[8, 256, 28, 28], &[128, 256, 1, 1]];
+    assert_eq!(
+        paths(&pointwise_windows::Kernel, &wide),
+        ["GEMM in place"; 3]
+    );
+}
+
+#[test]
+fn merged_products_match_the_interpreter() {
+    // The shapes below run merged once the threshold lets them onto the fast path.
+    conv_kernels::set_gemm_threshold(0);
+    let small: [&[usize]; 2] = [&[3, 40, 3, 5], &[56, 40, 1, 1]];
+    assert_eq!(
+        paths(&pointwise_windows::Kernel, &small),
+        ["merged GEMM"; 3]
+    );
+    assert_eq!(
+        paths(&pointwise::Kernel, &[&[4, 48, 2, 3], &[48, 33]]),
+        ["merged GEMM"; 3]
+    );
+    let mut rng = Lcg::new(5);
+    let lg = Layout::Standard;
+    // 3 x 5 rows per image, 40 and 56 channels: 15 x 96 < 40 x 56.
+    let (x, weight, b) = (
+        random::<f32, _>((3, 40, 3, 5), lg, &mut rng),
+        random::<f32, _>((56, 40, 1, 1), lg, &mut rng),
+        random::<f32, _>(56, lg, &mut rng),
+    );
+    check_generated!(pointwise_windows(x, weight) bias b, &mut rng, lg);
+    let (x, weight) = (
+        random::<f64, _>((4, 48, 2, 3), Layout::Fortran, &mut rng),
+        random::<f64, _>((48, 33), lg, &mut rng),
+    );
+    check_generated!(pointwise(x, weight), &mut rng, lg);
+    let (x, weight) = (
+        random::<f32, _>((5, 2, 3, 36), lg, &mut rng),
+        random::<f32, _>((44, 36), Layout::Strided, &mut rng),
+    );
+    check_generated!(pointwise_nhwc(x, weight), &mut rng, lg);
+}
+
+/// One GEMM over every row, split among however many threads there are: the same bits.
+#[test]
+fn merged_results_do_not_depend_on_the_number_of_threads() {
+    let mut rng = Lcg::new(9);
+    let lg = Layout::Standard;
+    let x = random::<f32, _>((8, 96, 5, 7), lg, &mut rng);
+    let weight = random::<f32, _>((300, 96, 1, 1), lg, &mut rng);
+    let b = random::<f32, _>(300, lg, &mut rng);
+    let grad_y = random::<f32, _>((8, 300, 5, 7), lg, &mut rng);
+    let shapes: [&[usize]; 2] = [x.shape(), weight.shape()];
+    assert_eq!(
+        paths(&pointwise_windows::Kernel, &shapes),
+        ["merged GEMM"; 3]
+    );
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let y = pointwise_windows::forward(&x, &weight, &b).unwrap();
+            let g = pointwise_windows::backward(&x, &weight, &grad_y).unwrap();
+            (y, g.x, g.weight)
+        })
+    };
+    let one = run(1);
+    for threads in [2, 3, 4] {
+        let other = run(threads);
+        assert!(
+            one.0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "y, {threads} threads"
+        );
+        assert!(
+            one.1
+                .iter()
+                .zip(&other.1)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "grad_x, {threads} threads"
+        );
+        assert!(
+            one.2
+                .iter()
+                .zip(&other.2)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "grad_w, {threads} threads"
+        );
+    }
+}
