@@ -1,8 +1,9 @@
-//! Products without windows whose outer points have few rows (`rows x (k + n) < k x n`:
-//! a 1x1 convolution over 7x7 positions with 512 and 2048 channels) run as one GEMM over
-//! every outer point's rows (`lowered/merged.rs`). Held to the reference interpreter on
-//! the loop nest and on that path at 1 and 3 threads: both spellings of a 1x1
-//! convolution, channels last, f64, a weight laid out `[c][d]`, and the bias.
+//! Products whose outer points have few rows (`rows x (k + n) < k x n`: a 1x1 or 3x3
+//! convolution over 7x7 positions with 512 channels) run as one GEMM over every outer
+//! point's rows (`lowered/merged.rs`), read in place or as im2col panels. Held to the
+//! reference interpreter on the loop nest and on that path at 1 and 3 threads: both
+//! spellings of a 1x1 convolution, channels last, f64, a weight laid out `[c][d]`, the
+//! bias, 3x3 windows with zero and reflect padding and with stride 2.
 
 mod common;
 
@@ -20,6 +21,17 @@ conv_kernel! {
     pub pointwise(x, weight) = "nchw,cd->ndhw" { dtype f64; }
     /// Channels last.
     pub pointwise_nhwc(x, weight) = "nhwc,dc->nhwd";
+    /// ResNet's last stage.
+    pub conv3x3(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;
+        size k = 3, j = 3;
+        bias d;
+    }
+    pub reflect_s2(x, weight) = "nchwkj,dckj->ndhw" {
+        unfold x.h by k, stride = 2, pad = 1, mode = reflect;
+        unfold x.w by j, stride = 2, pad = 1, mode = reflect;
+        dtype f64;
+    }
 }
 
 /// The path of every pass but the bias's at these shapes with the default threshold.
@@ -41,6 +53,14 @@ fn few_rows_per_outer_point_run_merged() {
         paths(&pointwise::Kernel, &[&[8, 512, 7, 7], &[512, 2048]]),
         merged
     );
+    // 3x3 over 7x7: forward and grad_weight merged (im2col panels), grad_x the
+    // transposed direct kernel; over 14x14 the direct kernel's tiles share B.
+    let last_stage: [&[usize]; 2] = [&[8, 512, 7, 7], &[512, 512, 3, 3]];
+    let direct = ["merged GEMM", "transposed direct", "merged GEMM"];
+    assert_eq!(paths(&conv3x3::Kernel, &last_stage), direct);
+    let third_stage: [&[usize]; 2] = [&[8, 256, 14, 14], &[256, 256, 3, 3]];
+    let direct = ["direct", "transposed direct", "direct"];
+    assert_eq!(paths(&conv3x3::Kernel, &third_stage), direct);
     // Many rows per image: the GEMM reads each image in place.
     let wide: [&[usize]; 2] = [&[8, 256, 28, 28], &[128, 256, 1, 1]];
     assert_eq!(
@@ -81,6 +101,18 @@ fn merged_products_match_the_interpreter() {
         random::<f32, _>((44, 36), Layout::Strided, &mut rng),
     );
     check_generated!(pointwise_nhwc(x, weight), &mut rng, lg);
+    // 5 x 6 positions (one direct tile), 216 taps, 40 channels: 30 x 256 < 216 x 40.
+    let (x, weight, b) = (
+        random::<f32, _>((3, 24, 5, 6), lg, &mut rng),
+        random::<f32, _>((40, 24, 3, 3), lg, &mut rng),
+        random::<f32, _>(40, lg, &mut rng),
+    );
+    check_generated!(conv3x3(x, weight) bias b, &mut rng, lg);
+    let (x, weight) = (
+        random::<f64, _>((4, 16, 9, 10), Layout::Strided, &mut rng),
+        random::<f64, _>((48, 16, 3, 3), lg, &mut rng),
+    );
+    check_generated!(reflect_s2(x, weight), &mut rng, lg);
 }
 
 /// One GEMM over every row, split among however many threads there are: the same bits.

@@ -97,6 +97,7 @@ impl fmt::Display for Choice {
 /// What the rows are decided on, worked out once per call (the product and its direct
 /// kernel are prepared once per kernel and shapes, and kept).
 pub(crate) struct Situation {
+    pass: Pass,
     macs: usize,
     threshold: usize,
     plan: bool,
@@ -107,6 +108,8 @@ pub(crate) struct Situation {
     direct: bool,
     /// Strided windows, as the direct kernel splits them into phases.
     strided: bool,
+    /// The direct kernel's tile covers a whole outer point.
+    one_tile: bool,
     /// The transposed kernel's prepared product, with a direct kernel (grad_a only).
     pub transposed: Option<Arc<Prepared>>,
 }
@@ -122,12 +125,14 @@ impl Situation {
         };
         let threshold = min_macs();
         let mut s = Situation {
+            pass,
             macs,
             threshold,
             plan: plan.is_some(),
             prepared: None,
             direct: false,
             strided: false,
+            one_tile: false,
             transposed: None,
         };
         if pass == Pass::GradBias {
@@ -145,6 +150,7 @@ impl Situation {
         if let Some(direct) = p.direct(out_len) {
             s.direct = true;
             s.strided = direct.strided();
+            s.one_tile = direct.one_tile();
         }
         if pass == Pass::GradA {
             s.transposed = super::transposed::prepare(call, a.iter().product());
@@ -206,6 +212,21 @@ const ROWS: &[Row] = &[
         applies: |s| s.prepared.is_none(),
     },
     Row {
+        passes: PRODUCTS,
+        path: Path::Merged,
+        rule: "several outer points of few rows: rows x (k + n) < k x n, and with windows \
+               one direct tile per outer point (grad of the windowed operand: without \
+               windows only)",
+        reason: "a GEMM per outer point packs all of B for its few rows, grad_b's \
+                 products are as shallow, the direct kernel reads all of B per tile; one \
+                 GEMM over every outer point's rows copies A (im2col) and C once instead",
+        applies: |s| {
+            (!s.direct || s.one_tile)
+                && s.product()
+                    .is_some_and(|p| super::merged::applies(p, s.pass == Pass::GradA))
+        },
+    },
+    Row {
         passes: &[Pass::Forward],
         path: Path::Panels,
         rule: "strided windows over 512 taps or more",
@@ -241,16 +262,6 @@ const ROWS: &[Row] = &[
         reason: "a GEMM of one column leaves its register tile empty; multiply-adds \
                  along contiguous rows use every lane",
         applies: |s| s.product().is_some_and(single::applies),
-    },
-    Row {
-        passes: PRODUCTS,
-        path: Path::Merged,
-        rule: "no windows (or only windows of one tap, stride 1, no padding), several \
-               outer points of few rows: rows x (k + n) < k x n",
-        reason: "a GEMM per outer point packs all of B for its few rows, and grad_b's \
-                 products are as shallow; one GEMM over every outer point's rows copies A \
-                 and C once instead",
-        applies: |s| s.product().is_some_and(super::merged::applies),
     },
     Row {
         passes: PRODUCTS,

@@ -1,9 +1,10 @@
-//! Products read in place (no windows) whose outer points have few rows each, such as a
-//! 1x1 convolution over 7x7 positions with 512 and 2048 channels: one product over the
-//! rows of every outer point at once. Per outer point, the GEMM packs all of B again for
-//! a few dozen rows (and grad_b sums products of a few dozen rows' depth into B's whole
-//! gradient); gathering the rows into one matrix costs a copy of A and C instead, which
-//! is smaller when `rows * (k + n) < k * n`.
+//! Products whose outer points have few rows each, such as a 1x1 or 3x3 convolution over
+//! 7x7 positions with 512 channels: one product over the rows of every outer point at
+//! once. Per outer point, the GEMM packs all of B again for a few dozen rows (and grad_b
+//! sums products of a few dozen rows' depth into B's whole gradient), and the direct
+//! kernel reads all of B for a single tile of positions; gathering the rows (read in
+//! place, or im2col panels) into one matrix costs a copy of A and C instead, which is
+//! smaller when `rows * (k + n) < k * n`.
 
 use super::gemm::{self, Matrix, MatrixMut};
 use super::product::Product;
@@ -16,11 +17,12 @@ fn rows_per_outer(p: &Product) -> usize {
     p.panels.row_parts.len() * p.panels.rows_per_part()
 }
 
-/// Whether the product runs merged: read in place, one batch point of several outer
-/// points, and copying every row of A and C costs less than packing B per outer point.
-pub(crate) fn applies(p: &Product) -> bool {
+/// Whether the product runs merged: one batch point of several outer points, and
+/// copying every row of A and C costs less than packing B per outer point. The gradient
+/// of A only when A is read in place (panels would be folded back).
+pub(crate) fn applies(p: &Product, grad_a: bool) -> bool {
     let rows = rows_per_outer(p);
-    p.a_in_place.is_some()
+    (p.a_in_place.is_some() || !grad_a)
         && p.batch_points() == 1
         && p.outer.len() > 1
         && rows > 0
@@ -120,6 +122,32 @@ impl<'p> Rows<'p> {
     }
 }
 
+/// A's rows of every outer point as one matrix `[row][k]`, into `merged`: read in place,
+/// or each outer point's im2col panel copied in.
+fn gather_a<'m, T: Element>(rows: &Rows<'_>, a: &[T], merged: &'m mut Vec<T>) -> &'m [T] {
+    let p = rows.p;
+    if p.a_in_place.is_some() {
+        return rows.gather(a, p.k_len, Rows::in_a, merged);
+    }
+    let per_outer = rows.per_outer;
+    merged.clear();
+    merged.resize(rows.total() * p.k_len, T::zero());
+    let (rs, cs) = p.panels.strides(per_outer);
+    let parts = 0..p.panels.row_parts.len();
+    merged
+        .par_chunks_mut((per_outer * p.k_len).max(1))
+        .enumerate()
+        .for_each_init(Vec::new, |panel, (o, block)| {
+            p.panel(o, &parts, a, panel);
+            for (m, row) in block.chunks_exact_mut(p.k_len.max(1)).enumerate() {
+                for (k, v) in row.iter_mut().enumerate() {
+                    *v = panel[m * rs + k * cs];
+                }
+            }
+        });
+    merged
+}
+
 /// The step between consecutive offsets, if they are evenly spaced.
 fn even(offsets: &[usize]) -> Option<usize> {
     match offsets {
@@ -163,7 +191,7 @@ pub(crate) fn forward<T: Element>(p: &Product, a: &[T], b: &[T], out: &mut [T]) 
     };
     let rows = Rows::new(p);
     scratch::with(|lhs| {
-        let lhs = rows.gather(a, p.k_len, Rows::in_a, lhs);
+        let lhs = gather_a(&rows, a, lhs);
         scratch::with(|result: &mut Vec<T>| {
             result.clear();
             result.resize(rows.total() * p.n_len, T::zero());
@@ -240,7 +268,7 @@ pub(crate) fn grad_b<T: Element>(p: &Product, a: &[T], grad_y: &[T], out: &mut [
     let rows = Rows::new(p);
     let in_place = b_in_place(p);
     scratch::with(|a_rows| {
-        let a_rows = rows.gather(a, p.k_len, Rows::in_a, a_rows);
+        let a_rows = gather_a(&rows, a, a_rows);
         scratch::with(|g_rows| {
             let g_rows = rows.gather(grad_y, p.n_len, Rows::in_c, g_rows);
             let product = |dst: MatrixMut<'_, T>| {

@@ -116,6 +116,12 @@ impl Direct {
         })
     }
 
+    /// Whether one tile of [`WIDTH`] positions covers an outer point: the direct kernel
+    /// then reads all of B for that one tile, with no reuse.
+    pub fn one_tile(&self) -> bool {
+        self.span <= WIDTH
+    }
+
     /// Whether a window is strided (split into phases in `P`).
     pub fn strided(&self) -> bool {
         self.p_dims
