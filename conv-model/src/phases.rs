@@ -114,12 +114,11 @@ fn axis_phases(w: &Window, g: &Geometry) -> Option<Vec<PhaseAxis>> {
     if stride > 1 && w.dilation != 1 {
         return None;
     }
+    // One phase per position below the stride (each a different phase; a stride may be
+    // as large as usize::MAX), in the order of their first positions.
     let mut phases = Vec::new();
-    for r in 0..stride {
-        let first = (r + stride - g.lo % stride) % stride;
-        if first >= g.len {
-            continue;
-        }
+    for first in 0..g.len.min(stride) {
+        let r = ((first as u128 + (g.lo % stride) as u128) % stride as u128) as usize;
         let count = (g.len - 1 - first) / stride + 1;
         let taps: Vec<usize> = (r..g.window).step_by(stride).collect();
         let (pads, skip) = match taps.len() {
@@ -128,10 +127,11 @@ fn axis_phases(w: &Window, g: &Geometry) -> Option<Vec<PhaseAxis>> {
                 // Position `first` is padded position `q0*S + r`, and reads `grad_y` from
                 // `q0 - (span - 1)`: a negative start is a pad, a positive one skipped.
                 let span = if stride > 1 { len } else { g.span };
-                let q0 = (first + g.lo - r) / stride;
+                let q0 = (first.checked_add(g.lo)? - r) / stride;
                 let lo = (span - 1).saturating_sub(q0);
                 let skip = q0.saturating_sub(span - 1);
-                let hi = (skip + count + span - 1).saturating_sub(g.out + lo);
+                let reach = skip.checked_add(count)?.checked_add(span - 1)?;
+                let hi = reach.saturating_sub(g.out.checked_add(lo)?);
                 ((lo, hi), skip)
             }
         };
@@ -260,18 +260,10 @@ mod tests {
         };
         let geo = w.geometry(56, 3).expect("fits");
         let phases = axis_phases(&w, &geo).expect("zero padding");
-        // Odd positions (h + 1 even) meet taps 0 and 2; even positions tap 1 alone.
+        // Even positions meet tap 1 alone; odd positions (h + 1 even) taps 0 and 2.
         assert_eq!(
             phases,
             vec![
-                PhaseAxis {
-                    taps: vec![0, 2],
-                    first: 1,
-                    step: 2,
-                    count: 28,
-                    pads: (0, 1),
-                    skip: 0
-                },
                 PhaseAxis {
                     taps: vec![1],
                     first: 0,
@@ -280,7 +272,34 @@ mod tests {
                     pads: (0, 0),
                     skip: 0
                 },
+                PhaseAxis {
+                    taps: vec![0, 2],
+                    first: 1,
+                    step: 2,
+                    count: 28,
+                    pads: (0, 1),
+                    skip: 0
+                },
             ]
         );
+    }
+
+    #[test]
+    fn a_stride_of_usize_max_has_one_phase_per_position() {
+        let w = Window {
+            operand: 0,
+            axis: 'h',
+            window: 'k',
+            stride: usize::MAX,
+            dilation: 1,
+            pad: Pad::Explicit { lo: 2, hi: 0 },
+            mode: PadMode::Zeros,
+            output_padding: 0,
+        };
+        let geo = w.geometry(3, 4).expect("fits");
+        let phases = axis_phases(&w, &geo).expect("zero padding");
+        // One window at padded 0..4 reads x[0] and x[1] with taps 2 and 3; x[2] none.
+        let taps: Vec<Vec<usize>> = phases.iter().map(|p| p.taps.clone()).collect();
+        assert_eq!(taps, [vec![2], vec![3], vec![]]);
     }
 }
