@@ -215,11 +215,11 @@ const ROWS: &[Row] = &[
         passes: PRODUCTS,
         path: Path::Merged,
         rule: "several outer points of few rows: rows x (k + n) < k x n, and with windows \
-               one direct tile per outer point (grad of the windowed operand: without \
-               windows only)",
+               one direct tile per outer point (and none along an outer axis)",
         reason: "a GEMM per outer point packs all of B for its few rows, grad_b's \
                  products are as shallow, the direct kernel reads all of B per tile; one \
-                 GEMM over every outer point's rows copies A (im2col) and C once instead",
+                 GEMM over every outer point's rows copies A (im2col, or the fold) and C \
+                 once instead",
         applies: |s| {
             (!s.direct || s.one_tile)
                 && s.product()

@@ -18,11 +18,13 @@ fn rows_per_outer(p: &Product) -> usize {
 }
 
 /// Whether the product runs merged: one batch point of several outer points, and
-/// copying every row of A and C costs less than packing B per outer point. The gradient
-/// of A only when A is read in place (panels would be folded back).
+/// copying every row of A and C costs less than packing B per outer point. For the
+/// gradient of A through panels, no window may slide along an outer axis (outer points
+/// would share elements of A).
 pub(crate) fn applies(p: &Product, grad_a: bool) -> bool {
     let rows = rows_per_outer(p);
-    (p.a_in_place.is_some() || !grad_a)
+    let shared = (p.layout.windows.iter()).any(|w| p.layout.m_outer.contains(&w.window.axis));
+    (p.a_in_place.is_some() || !grad_a || !shared)
         && p.batch_points() == 1
         && p.outer.len() > 1
         && rows > 0
@@ -257,9 +259,54 @@ pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [
                 rayon::current_num_threads(),
             );
             let outer_a: Vec<usize> = p.outer.iter().map(|o| o.offset).collect();
-            rows.scatter(result, p.k_len, out, (&p.layout.a, &outer_a), Rows::in_a);
+            if p.a_in_place.is_some() {
+                rows.scatter(result, p.k_len, out, (&p.layout.a, &outer_a), Rows::in_a);
+            } else {
+                fold(p, result, &outer_a, out);
+            }
         })
     });
+}
+
+/// Adds each outer point's rows of `result` (`[row][k]`) back through the windows onto
+/// `out`, A's gradient: in parallel over outer points when each owns a chunk of it.
+fn fold<T: Element>(p: &Product, result: &[T], outer_a: &[usize], out: &mut [T]) {
+    let per_outer = rows_per_outer(p);
+    let block = per_outer * p.k_len;
+    let parts = 0..p.panels.row_parts.len();
+    let (rs, cs) = p.panels.strides(per_outer);
+    // The fold reads a panel in the panels' own orientation.
+    let fold_one = |o: usize, panel: &mut Vec<T>, grad: &mut [T], origin: usize| {
+        let rows = &result[o * block..(o + 1) * block];
+        let panel: &[T] = if (rs, cs) == (p.k_len, 1) {
+            rows
+        } else {
+            panel.clear();
+            panel.resize(block, T::zero());
+            for (m, row) in rows.chunks_exact(p.k_len.max(1)).enumerate() {
+                for (k, &v) in row.iter().enumerate() {
+                    panel[m * rs + k * cs] = v;
+                }
+            }
+            panel
+        };
+        p.panels
+            .fold(&p.layout, &p.outer[o], parts.clone(), panel, grad, origin);
+    };
+    match p.chunks(&p.layout.a, outer_a, out.len()) {
+        Some((len, by_chunk)) if len > 0 => out
+            .par_chunks_mut(len)
+            .enumerate()
+            .for_each_init(Vec::new, |panel, (chunk, grad)| {
+                fold_one(by_chunk[chunk], panel, grad, chunk * len)
+            }),
+        _ => {
+            let mut panel = Vec::new();
+            for o in 0..p.outer.len() {
+                fold_one(o, &mut panel, out, 0);
+            }
+        }
+    }
 }
 
 /// `grad_b = A^T * grad_y`, added into `out` (B's gradient, row-major): in place when B's
