@@ -12,7 +12,8 @@
 //! - `single`: products of one column (depthwise);
 //! - `gemm_path`: products without windows reading the operand in place, and the rest as
 //!   im2col panels and a register-blocked SIMD GEMM, gradients backwards;
-//! - `merged`: products without windows whose outer points have few rows, as one GEMM;
+//! - `merged`: products whose outer points have few rows each, as one GEMM over all of
+//!   them (rows read in place or as im2col panels);
 //! - `bias`: the bias added, and its gradient summed;
 //! - `adjoint`: kernels with windows on their output, as their adjoint's passes.
 //!
