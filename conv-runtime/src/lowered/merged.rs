@@ -24,14 +24,15 @@ fn rows_per_outer(p: &Product) -> usize {
 pub(crate) fn applies(p: &Product, grad_a: bool) -> bool {
     let rows = rows_per_outer(p);
     let shared = (p.layout.windows.iter()).any(|w| p.layout.m_outer.contains(&w.window.axis));
-    (p.a_in_place.is_some() || !grad_a || !shared)
+    !(grad_a && shared)
         && p.batch_points() == 1
         && p.outer.len() > 1
         && rows > 0
-        && rows.saturating_mul(p.k_len + p.n_len) < p.k_len.saturating_mul(p.n_len)
+        && rows.saturating_mul(p.k_len.saturating_add(p.n_len)) < p.k_len.saturating_mul(p.n_len)
 }
 
-/// Where row `m` of outer point `o` lies in A (its reduction index `k` at `+ k * step`).
+/// The rows of every outer point, numbered outer point by outer point: where each lies
+/// in A and in C.
 struct Rows<'p> {
     p: &'p Product,
     per_outer: usize,
