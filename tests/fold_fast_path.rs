@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_generated, random, Layout, Lcg};
+use common::{check_generated, paths, random, Layout, Lcg};
 use conv_kernels::conv_kernel;
 
 conv_kernel! {
@@ -34,16 +34,6 @@ conv_kernel! {
         unfold y.i by k, dilation = 2, pad = 1, output_padding = 1;
         size k = 3;
     }
-}
-
-/// The path of every pass but the bias's, at these shapes with the default threshold.
-fn paths<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]]) -> Vec<&'static str> {
-    let paths = conv_kernels::paths::paths(kernel.facts(), shapes).unwrap();
-    paths
-        .iter()
-        .filter(|p| p.pass != "grad_bias")
-        .map(|p| p.path)
-        .collect()
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{check_generated, random, Layout, Lcg};
+use common::{check_generated, paths, random, Layout, Lcg};
 use conv_kernels::conv_kernel;
 
 conv_kernel! {
@@ -32,16 +32,6 @@ conv_kernel! {
         unfold x.w by j, stride = 2, pad = 1, mode = reflect;
         dtype f64;
     }
-}
-
-/// The path of every pass but the bias's at these shapes with the default threshold.
-fn paths<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]]) -> Vec<&'static str> {
-    let paths = conv_kernels::paths::paths(kernel.facts(), shapes).unwrap();
-    paths
-        .iter()
-        .filter(|p| p.pass != "grad_bias")
-        .map(|p| p.path)
-        .collect()
 }
 
 #[test]

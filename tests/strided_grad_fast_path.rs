@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{check_generated, random, Layout, Lcg};
+use common::{check_generated, paths, random, Layout, Lcg};
 use conv_kernels::conv_kernel;
 
 conv_kernel! {
@@ -46,8 +46,7 @@ conv_kernel! {
 
 /// The path of grad_x at these shapes with the default threshold.
 fn grad_x_path<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]]) -> &'static str {
-    let paths = conv_kernels::paths::paths(kernel.facts(), shapes).unwrap();
-    paths.iter().find(|p| p.pass == "grad_x").unwrap().path
+    paths(kernel, shapes)[1]
 }
 
 #[test]

@@ -279,3 +279,14 @@ pub fn least_len(window: usize, dilation: usize, pad: usize, min: usize) -> usiz
     let span = dilation * (window - 1) + 1;
     span.saturating_sub(pad).max(min)
 }
+
+/// The path of every pass but the bias's (forward, then each operand's gradient) at these
+/// shapes, with the calling thread's threshold.
+pub fn paths<K: conv_kernels::Kernel>(kernel: &K, shapes: &[&[usize]]) -> Vec<&'static str> {
+    let paths = conv_kernels::paths::paths(kernel.facts(), shapes).unwrap();
+    paths
+        .iter()
+        .filter(|p| p.pass != "grad_bias")
+        .map(|p| p.path)
+        .collect()
+}
