@@ -9,5 +9,6 @@ pub mod parse;
 
 pub use conv_model::{
     ast, check, compile, derive, diag, einsum, facts, gemm_plan, ir, kernel, layout, source, text,
+    winograd,
 };
 pub use emit::expand;

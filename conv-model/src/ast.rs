@@ -50,6 +50,11 @@ pub enum Statement {
         keyword: Loc,
         name: Located<String>,
     },
+    /// `algorithm direct;`
+    Algorithm {
+        keyword: Loc,
+        name: Located<String>,
+    },
 }
 
 /// `unfold OP.A by K [, key = value]*;`

@@ -6,7 +6,8 @@
 
 use crate::gemm_plan::{gemm_plan, GemmPlan};
 use crate::ir::Program;
-use crate::kernel::{Kernel, Operand, Pad, PadMode, Window};
+use crate::kernel::{Algorithm, Kernel, Operand, Pad, PadMode, Window};
+use crate::winograd::Winograd;
 
 /// One kernel's derived facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,9 @@ pub struct Facts {
     pub transposed: Option<Transposed>,
     /// For windows on the output: the unfold kernel whose passes are this kernel's.
     pub adjoint: Option<Adjoint>,
+    /// Winograd's `F(4, 3)`, for kernels whose two windows may be 3x3 of stride 1
+    /// ([`winograd_applies`]); the fast path takes it by shape.
+    pub winograd: Option<Winograd>,
 }
 
 impl Facts {
@@ -29,11 +33,16 @@ impl Facts {
             .as_ref()
             .and_then(|plan| Transposed::derive(&program.kernel, plan));
         let adjoint = Adjoint::derive(&program.kernel);
+        let winograd = plan
+            .as_ref()
+            .filter(|plan| winograd_applies(&program.kernel, plan))
+            .map(|_| Winograd::f4_3());
         Facts {
             program,
             plan,
             transposed,
             adjoint,
+            winograd,
         }
     }
 
@@ -41,6 +50,20 @@ impl Facts {
     pub fn kernel(&self) -> &Kernel {
         &self.program.kernel
     }
+}
+
+/// Whether Winograd's `F(4x4, 3x3)` may run the kernel's forward pass and the transposed
+/// kernel of its gradient: not opted out (`algorithm direct;`), two windows on the
+/// plan's `A`, of stride 1 and dilation 1, whose sizes are 3 or left to run time.
+pub fn winograd_applies(kernel: &Kernel, plan: &GemmPlan) -> bool {
+    let fits = |w: &Window| {
+        w.operand == plan.a
+            && (w.stride, w.dilation) == (1, 1)
+            && kernel.sizes.get(&w.window).is_none_or(|&n| n == 3)
+    };
+    kernel.algorithm == Algorithm::Auto
+        && kernel.windows.len() == 2
+        && kernel.windows.iter().all(fits)
 }
 
 /// A kernel whose windows all sit on its output is the adjoint of an unfold kernel: for
@@ -105,6 +128,7 @@ impl Adjoint {
                 sizes: Default::default(),
                 bias: None,
                 dtype: kernel.dtype,
+                algorithm: kernel.algorithm,
             };
             let adjoint = Kernel {
                 spec: format!(
@@ -191,6 +215,7 @@ impl Transposed {
             sizes: Default::default(),
             bias: None,
             dtype: kernel.dtype,
+            algorithm: kernel.algorithm,
         };
         let plan = gemm_plan(&transposed).filter(|p| (p.a, p.b) == (0, 1))?;
         Some(Transposed {

@@ -18,6 +18,24 @@ impl Dtype {
     }
 }
 
+/// Which algorithms the fast path may use (`algorithm ...;`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Chosen by shape, Winograd's included (the default).
+    Auto,
+    /// Never Winograd: every product sums its terms as the definition does.
+    Direct,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Auto => "auto",
+            Algorithm::Direct => "direct",
+        }
+    }
+}
+
 /// Padding of one unfolded axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pad {
@@ -105,6 +123,7 @@ pub struct Kernel {
     pub sizes: BTreeMap<char, usize>,
     pub bias: Option<char>,
     pub dtype: Dtype,
+    pub algorithm: Algorithm,
 }
 
 impl Kernel {

@@ -21,6 +21,7 @@ pub mod layout;
 pub mod phases;
 pub mod source;
 pub mod text;
+pub mod winograd;
 
 use diag::Diagnostic;
 use ir::Program;

@@ -2,7 +2,7 @@
 //! modules carry it, so the runtime can rebuild the kernel for shape checks and the
 //! interpreter.
 
-use crate::kernel::{Kernel, Pad};
+use crate::kernel::{Algorithm, Kernel, Pad};
 use std::fmt::Write;
 
 pub fn kernel_source(kernel: &Kernel) -> String {
@@ -49,6 +49,10 @@ pub fn kernel_source(kernel: &Kernel) -> String {
     if let Some(axis) = kernel.bias {
         let _ = write!(out, " bias {axis};");
     }
-    let _ = write!(out, " dtype {}; }}", kernel.dtype.name());
+    let _ = write!(out, " dtype {};", kernel.dtype.name());
+    if kernel.algorithm != Algorithm::Auto {
+        let _ = write!(out, " algorithm {};", kernel.algorithm.name());
+    }
+    out.push_str(" }");
     out
 }

@@ -24,6 +24,9 @@ pub fn derivation(program: &Program) -> String {
         kernel.spec
     );
     let _ = writeln!(out, "dtype {}", kernel.dtype.name());
+    if kernel.algorithm != crate::kernel::Algorithm::Auto {
+        let _ = writeln!(out, "algorithm {}", kernel.algorithm.name());
+    }
     for (i, op) in kernel.operands.iter().enumerate() {
         let _ = writeln!(out, "operand {}: [{}]", op.name, axis_list(&op.physical));
         for window in kernel.windows_on(i) {

@@ -5,7 +5,8 @@ use super::names::private;
 use crate::facts::{Adjoint, Facts, Transposed};
 use crate::gemm_plan::GemmPlan;
 use crate::ir::{Access, Contraction, FoldAxis, Gradient, Index, Program, Source, Wrt};
-use crate::kernel::{Dtype, Kernel, Operand, Pad, PadMode, Window};
+use crate::kernel::{Algorithm, Dtype, Kernel, Operand, Pad, PadMode, Window};
+use crate::winograd::{Ratio, Winograd};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -62,13 +63,20 @@ impl Literal for String {
 impl Literal for Facts {
     fn literal(&self) -> TokenStream {
         let ty = model(quote!(facts::Facts));
-        let (program, plan, transposed, adjoint) = (
+        let (program, plan, transposed, adjoint, winograd) = (
             self.program.literal(),
             option(&self.plan),
             option(&self.transposed),
             option(&self.adjoint),
+            option(&self.winograd),
         );
-        quote!(#ty { program: #program, plan: #plan, transposed: #transposed, adjoint: #adjoint })
+        quote!(#ty {
+            program: #program,
+            plan: #plan,
+            transposed: #transposed,
+            adjoint: #adjoint,
+            winograd: #winograd,
+        })
     }
 }
 
@@ -96,7 +104,11 @@ impl Literal for Kernel {
             let n = n.literal();
             quote!((#a, #n))
         });
-        let (bias, dtype) = (option(&self.bias), self.dtype.literal());
+        let (bias, dtype, algorithm) = (
+            option(&self.bias),
+            self.dtype.literal(),
+            self.algorithm.literal(),
+        );
         quote!(#ty {
             name: #name,
             docs: #docs,
@@ -109,6 +121,7 @@ impl Literal for Kernel {
             sizes: ::std::collections::BTreeMap::from([#(#sizes),*]),
             bias: #bias,
             dtype: #dtype,
+            algorithm: #algorithm,
         })
     }
 }
@@ -119,6 +132,32 @@ impl Literal for Dtype {
             Dtype::F32 => model(quote!(kernel::Dtype::F32)),
             Dtype::F64 => model(quote!(kernel::Dtype::F64)),
         }
+    }
+}
+
+impl Literal for Algorithm {
+    fn literal(&self) -> TokenStream {
+        match self {
+            Algorithm::Auto => model(quote!(kernel::Algorithm::Auto)),
+            Algorithm::Direct => model(quote!(kernel::Algorithm::Direct)),
+        }
+    }
+}
+
+impl Literal for Ratio {
+    fn literal(&self) -> TokenStream {
+        let ty = model(quote!(winograd::Ratio));
+        let (num, den) = (self.num, self.den);
+        quote!(#ty { num: #num, den: #den })
+    }
+}
+
+impl Literal for Winograd {
+    fn literal(&self) -> TokenStream {
+        let ty = model(quote!(winograd::Winograd));
+        let (m, r) = (self.m.literal(), self.r.literal());
+        let (a_t, g, b_t) = (vec(&self.a_t), vec(&self.g), vec(&self.b_t));
+        quote!(#ty { m: #m, r: #r, a_t: #a_t, g: #g, b_t: #b_t })
     }
 }
 

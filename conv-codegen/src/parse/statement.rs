@@ -11,7 +11,7 @@ pub(super) fn parse(input: ParseStream, spans: &mut Spans) -> syn::Result<Statem
     let keyword = input.call(Ident::parse_any).map_err(|e| {
         syn::Error::new(
             e.span(),
-            "expected a statement: `unfold`, `size`, `bias` or `dtype`",
+            "expected a statement: `unfold`, `size`, `bias`, `dtype` or `algorithm`",
         )
     })?;
     let at = spans.loc(keyword.span());
@@ -38,10 +38,14 @@ pub(super) fn parse(input: ParseStream, spans: &mut Spans) -> syn::Result<Statem
             keyword: at,
             name: word(input, spans, "`f32` or `f64`")?,
         },
+        "algorithm" => Statement::Algorithm {
+            keyword: at,
+            name: word(input, spans, "`direct` or `auto`")?,
+        },
         other => {
             return Err(syn::Error::new(
                 keyword.span(),
-                format!("unknown statement `{other}`: write `unfold`, `size`, `bias` or `dtype`"),
+                format!("unknown statement `{other}`: write `unfold`, `size`, `bias`, `dtype` or `algorithm`"),
             ))
         }
     };

@@ -92,6 +92,7 @@ pub fn check(ast: &KernelAst) -> Result<Kernel, Vec<Diagnostic>> {
         sizes: BTreeMap::new(),
         bias: None,
         dtype: Dtype::F32,
+        algorithm: crate::kernel::Algorithm::Auto,
     };
     let (size_locs, bias) = statements::apply(ast, &mut kernel, &mut errors);
     for window in &kernel.windows {

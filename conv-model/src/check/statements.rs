@@ -1,10 +1,10 @@
-//! The statements of a kernel's block: `unfold`, `size`, `bias`, `dtype`.
+//! The statements of a kernel's block: `unfold`, `size`, `bias`, `dtype`, `algorithm`.
 
 use super::unfold::unfold_window;
 use super::SizeLocs;
 use crate::ast::{KernelAst, Loc, Located, Statement};
 use crate::diag::Errors;
-use crate::kernel::{Dtype, Kernel};
+use crate::kernel::{Algorithm, Dtype, Kernel};
 
 /// Applies every statement to `kernel`: its windows, sizes and dtype. The bias axis is
 /// returned with where it was written rather than set: whether it indexes the output
@@ -20,6 +20,7 @@ pub(super) fn apply(
     let mut sized = std::collections::BTreeSet::new();
     let mut bias_seen = false;
     let mut dtype_seen = false;
+    let mut algorithm_seen = false;
     for statement in &ast.statements {
         match statement {
             Statement::Unfold(unfold) => {
@@ -76,6 +77,27 @@ pub(super) fn apply(
                         name.loc,
                         format!(
                             "unknown element type `{other}`: write `dtype f32;` or `dtype f64;`"
+                        ),
+                    ),
+                }
+            }
+            Statement::Algorithm { keyword, name } => {
+                if algorithm_seen {
+                    errors.push(
+                        *keyword,
+                        "the algorithm is already chosen: remove this second `algorithm`",
+                    );
+                    continue;
+                }
+                algorithm_seen = true;
+                match name.value.as_str() {
+                    "auto" => kernel.algorithm = Algorithm::Auto,
+                    "direct" => kernel.algorithm = Algorithm::Direct,
+                    other => errors.push(
+                        name.loc,
+                        format!(
+                            "unknown algorithm `{other}`: write `algorithm direct;` (never \
+                             Winograd) or `algorithm auto;` (by shape, the default)"
                         ),
                     ),
                 }

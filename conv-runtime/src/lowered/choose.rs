@@ -8,6 +8,7 @@ use super::prepared::{self, Prepared};
 use super::product::Product;
 use super::single;
 use conv_model::ir::Wrt;
+use conv_model::kernel::Dtype;
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub enum Path {
     LoopNest,
     /// The direct kernel: a padded copy, every tap a shifted stretch of it.
     Direct,
+    /// The direct kernel's product on Winograd's `F(4x4, 3x3)` tiles (the forward pass,
+    /// or grad_a as the transposed kernel's forward).
+    Winograd,
     /// grad_a as a forward convolution of grad_y, by the direct kernel.
     Transposed,
     /// Products of one column (depthwise), as multiply-adds along rows.
@@ -68,6 +72,7 @@ impl Path {
         match self {
             Path::LoopNest => "loop nest",
             Path::Direct => "direct",
+            Path::Winograd => "Winograd F(4x4, 3x3)",
             Path::Transposed => "transposed direct",
             Path::SingleColumn => "single column",
             Path::Merged => "merged GEMM",
@@ -112,6 +117,8 @@ pub(crate) struct Situation {
     one_tile: bool,
     /// The transposed kernel's prepared product, with a direct kernel (grad_a only).
     pub transposed: Option<Arc<Prepared>>,
+    /// Winograd's tiles run this pass's product (for grad_a, the transposed kernel's).
+    winograd: bool,
 }
 
 impl Situation {
@@ -134,6 +141,7 @@ impl Situation {
             strided: false,
             one_tile: false,
             transposed: None,
+            winograd: false,
         };
         if pass == Pass::GradBias {
             return s;
@@ -154,6 +162,13 @@ impl Situation {
         }
         if pass == Pass::GradA {
             s.transposed = super::transposed::prepare(call, a.iter().product());
+        }
+        if let (Some(w), Dtype::F32) = (&call.facts.winograd, call.kernel().dtype) {
+            s.winograd = match (pass, &s.transposed) {
+                (Pass::Forward, _) => p.winograd(out_len, w).is_some(),
+                (Pass::GradA, Some(t)) => t.winograd(a.iter().product(), w).is_some(),
+                _ => false,
+            };
         }
         s
     }
@@ -225,6 +240,14 @@ const ROWS: &[Row] = &[
                 && s.product()
                     .is_some_and(|p| super::merged::applies(p, s.pass == Pass::GradA))
         },
+    },
+    Row {
+        passes: &[Pass::Forward, Pass::GradA],
+        path: Path::Winograd,
+        rule: "f32, two 3x3 windows of stride 1 along the output's rows (for grad_a, zero \
+               padding no wider than 2), one batch point, not `algorithm direct`",
+        reason: "36 multiplications per 4x4 outputs and input channel instead of 144",
+        applies: |s| s.winograd,
     },
     Row {
         passes: &[Pass::Forward],

@@ -76,6 +76,21 @@ pub fn forward<T: Element>(
             direct.forward(p, a.data, &packed, bias, out);
             return true;
         }
+        Path::Winograd => {
+            let (Some(direct), Some(w)) = (prepared.direct(out.len()), &call.facts.winograd) else {
+                unreachable!("the Winograd row applies only with a direct kernel")
+            };
+            let Some(tiles) = prepared.winograd(out.len(), w) else {
+                unreachable!("the Winograd row applies only with Winograd's tiles")
+            };
+            let bias = bias.map(|(axis, values)| direct::OutputBias {
+                inner: bias::inner(&kernel.output, &p.layout.len, axis),
+                values,
+            });
+            let packed = p.pack_b_per_batch(b.data, true);
+            tiles.forward(direct, p, a.data, &packed[0], bias, out);
+            return true;
+        }
         Path::SingleColumn => {
             let packed = p.pack_b_per_batch(b.data, false);
             single::forward_all(p, a.data, &packed, out);
@@ -122,8 +137,8 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
         return false;
     };
     match (choice.path, situation.transposed) {
-        (Path::Transposed, Some(transposed)) => {
-            transposed::grad_a(call, &transposed, b.data, grad_y, out)
+        (Path::Transposed | Path::Winograd, Some(transposed)) => {
+            transposed::grad_a(call, &transposed, choice.path, b.data, grad_y, out)
         }
         (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out),
         (Path::SingleColumn | Path::InPlace | Path::Panels, _) => {

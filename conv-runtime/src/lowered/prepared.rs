@@ -4,11 +4,12 @@
 //! training loop calls the same kernels on the same shapes again and again, so the work
 //! is done once per (kernel, shapes) and shared, like a plan in FFT libraries.
 
-use super::direct::Direct;
+use super::direct::{Direct, Tiles};
 use super::product::Product;
 use crate::shapes::Extents;
 use conv_model::gemm_plan::GemmPlan;
 use conv_model::kernel::Kernel;
+use conv_model::winograd::Winograd;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -20,6 +21,7 @@ const CAPACITY: usize = 32;
 pub(crate) struct Prepared {
     pub product: Product,
     direct: OnceLock<Option<Direct>>,
+    winograd: OnceLock<Option<Tiles>>,
 }
 
 impl Prepared {
@@ -28,6 +30,14 @@ impl Prepared {
     pub fn direct(&self, out_len: usize) -> Option<&Direct> {
         self.direct
             .get_or_init(|| Direct::new(&self.product, out_len))
+            .as_ref()
+    }
+
+    /// The direct kernel's product on Winograd's tiles `w`, if it applies (`w` is the
+    /// kernel's, the same on every call).
+    pub fn winograd(&self, out_len: usize, w: &Winograd) -> Option<&Tiles> {
+        self.winograd
+            .get_or_init(|| Tiles::new(self.direct(out_len)?, &self.product, w))
             .as_ref()
     }
 }
@@ -77,6 +87,7 @@ pub(crate) fn prepared(
         Arc::new(Prepared {
             product,
             direct: OnceLock::new(),
+            winograd: OnceLock::new(),
         })
     });
     let mut cache = lock();

@@ -19,6 +19,7 @@
 
 use super::call::Call;
 use super::choose::min_macs;
+use super::choose::Path;
 use super::prepared::{self, Prepared};
 use super::product::Product;
 use crate::Element;
@@ -47,10 +48,12 @@ pub(crate) fn prepare(call: Call<'_>, out_len: usize) -> Option<Arc<Prepared>> {
     Some(prepared)
 }
 
-/// `grad_a` through the direct kernel, on the transposed kernel's product.
+/// `grad_a` through the direct kernel, or its product on Winograd's tiles (`path`), on
+/// the transposed kernel's product.
 pub(crate) fn grad_a<T: Element>(
     call: Call<'_>,
     transposed: &Prepared,
+    path: Path,
     b: &[T],
     grad_y: &[T],
     out: &mut [T],
@@ -61,7 +64,13 @@ pub(crate) fn grad_a<T: Element>(
     // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
     let taps: Vec<char> = call.kernel().windows.iter().map(|w| w.window).collect();
     let packed = transposed.product.pack_b(b, true, &taps);
-    direct.forward(&transposed.product, grad_y, &packed, None, out);
+    let tiles = (call.facts.winograd.as_ref())
+        .filter(|_| path == Path::Winograd)
+        .and_then(|w| transposed.winograd(out.len(), w));
+    match tiles {
+        Some(tiles) => tiles.forward(direct, &transposed.product, grad_y, &packed[0], None, out),
+        None => direct.forward(&transposed.product, grad_y, &packed, None, out),
+    }
 }
 
 #[cfg(test)]

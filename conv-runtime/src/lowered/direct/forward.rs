@@ -272,7 +272,7 @@ impl Direct {
 /// registers and turns into broadcast FMAs.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile<T: Element, const N: usize, const W: usize>(
+pub(super) fn tile<T: Element, const N: usize, const W: usize>(
     offsets: &[usize],
     taps: std::ops::Range<usize>,
     b: &[T],
@@ -309,7 +309,7 @@ fn tile<T: Element, const N: usize, const W: usize>(
 /// same order.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn tile_zmm<T: Element, const N: usize, const W: usize>(
+pub(super) fn tile_zmm<T: Element, const N: usize, const W: usize>(
     token: Token,
     offsets: &[usize],
     taps: std::ops::Range<usize>,

@@ -22,6 +22,8 @@ mod padded;
 mod plan;
 #[cfg(test)]
 mod tests;
+mod winograd;
 
 pub(crate) use bias::OutputBias;
 pub(crate) use plan::Direct;
+pub(crate) use winograd::Tiles;

@@ -1,0 +1,358 @@
+//! Winograd's `F(4x4, 3x3)` for the direct kernel's 3x3 windows of stride 1 (f32): each
+//! 4x4 block of outputs of a channel comes from a 6x6 block of `P` (the padded copy)
+//! with 36 multiplications per input channel instead of 144 (Lavin and Gray 2015).
+//!
+//! Tiles are processed [`LANES`] at a time, fused so that they stay in cache: the input
+//! transform of the block's tiles for every channel (`V`, 36 rows of channels x tiles),
+//! then, for each few output channels, the 36 products `M[xi] = U[xi] V[xi]` in the
+//! direct kernel's register tile (channels x 64 lanes, here tiles instead of positions)
+//! and the output transform, written straight to the output. `U`, the weights'
+//! transform, is computed once per call. The transform matrices are the macro's
+//! (`Facts::winograd`, derived by Cook-Toom).
+
+#[cfg(test)]
+mod tests;
+mod transform;
+
+use super::forward::{tile, tile_zmm};
+use super::plan::{Direct, CHANNELS};
+use super::OutputBias;
+use crate::lowered::product::Product;
+use crate::lowered::scratch;
+use crate::lowered::simd::vectorized;
+use crate::lowered::zmm::{self, MAX_REGS};
+use crate::Element;
+use conv_model::winograd::Winograd;
+use rayon::prelude::*;
+use std::ops::Range;
+use transform::Transforms;
+
+/// Tiles per block: the lanes of the products' register tile.
+const LANES: usize = 64;
+/// Outputs per tile along each axis, and taps.
+const M: usize = 4;
+const R: usize = 3;
+
+/// The plan of one product on Winograd's tiles.
+pub(crate) struct Tiles {
+    /// Output rows and columns of each outer point; `P`'s row stride.
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    channels: usize,
+    tiles_h: usize,
+    tiles_w: usize,
+    /// `c * LANES` for every channel: where each channel's row of tiles is in `V[xi]`.
+    offsets: Vec<usize>,
+    transforms: Transforms,
+}
+
+/// One tile of a job: where its 6x6 input starts in `P` (channel 0) and its 4x4 output
+/// in the job's part of the output (column 0), and how much of each lies inside.
+#[derive(Clone, Copy)]
+struct Tile {
+    input: usize,
+    output: usize,
+    in_rows: usize,
+    in_cols: usize,
+    out_rows: usize,
+    out_cols: usize,
+}
+
+/// A thread's buffers: a block's `V` (36 rows of channels x tiles), one channel's
+/// gathered inputs and a transform's intermediate rows, the products of a few columns
+/// and their outputs.
+#[derive(Default)]
+struct Work<T> {
+    v: Vec<T>,
+    d: Vec<T>,
+    t: Vec<T>,
+    m: Vec<T>,
+    y: Vec<T>,
+    tiles: Vec<Tile>,
+}
+
+impl Tiles {
+    /// The plan, if `direct` runs a product of 3x3 windows of stride 1 on two axes,
+    /// one batch point (no groups), its taps `[channel][row][column]` in `P`.
+    pub fn new(direct: &Direct, p: &Product, w: &Winograd) -> Option<Tiles> {
+        let transforms = Transforms::new(w);
+        let fits = (w.m, w.r) == (M, R)
+            && p.k_len % (R * R) == 0
+            && p.n_len >= CHANNELS
+            && p.batch_points() == 1
+            && !direct.strided()
+            && p.layout.windows.len() == 2;
+        if !fits {
+            return None;
+        }
+        let (rows, cols) = (direct.rows.len(), direct.run_len);
+        let row_stride = match direct.rows[..] {
+            [first, second, ..] => second - first,
+            _ => cols + R - 1,
+        };
+        let rows_fit = row_stride >= cols + R - 1
+            && (direct.rows.iter().enumerate()).all(|(r, &at)| at == r * row_stride);
+        let taps_fit = direct
+            .taps
+            .chunks_exact(R * R)
+            .all(|t| (0..R * R).all(|k| t[k] == t[0] + (k / R) * row_stride + k % R));
+        if !rows_fit || !taps_fit || rows == 0 || cols == 0 {
+            return None;
+        }
+        let channels = p.k_len / (R * R);
+        Some(Tiles {
+            rows,
+            cols,
+            row_stride,
+            channels,
+            tiles_h: rows.div_ceil(M),
+            tiles_w: cols.div_ceil(M),
+            offsets: (0..channels).map(|c| c * LANES).collect(),
+            transforms,
+        })
+    }
+
+    /// Tiles of one outer point.
+    pub fn per_point(&self) -> usize {
+        self.tiles_h * self.tiles_w
+    }
+
+    /// `C = A * B` (+ `bias`), as [`Direct::forward`] computes it.
+    pub fn forward<T: Element>(
+        &self,
+        direct: &Direct,
+        p: &Product,
+        a: &[T],
+        b: &[T],
+        bias: Option<OutputBias<T>>,
+        out: &mut [T],
+    ) {
+        let per_outer = p.n_len * direct.column_stride;
+        let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
+            unreachable!("checked by Direct::new")
+        };
+        let u = self.transforms.weights(b, self.channels, p.n_len);
+        // The bias of each column, added as tiles are written, when every outer point's
+        // columns have the same (a bias along the columns); otherwise added after.
+        let columns = bias.as_ref().and_then(|bias| {
+            let columns = bias.of_columns(0, direct, p)?;
+            let same = (0..by_chunk.len())
+                .all(|k| bias.of_columns(k * per_outer, direct, p).as_ref() == Some(&columns));
+            same.then_some(columns)
+        });
+        let threads = rayon::current_num_threads();
+        let chunks = by_chunk.len();
+        let job = |work: &mut Work<T>,
+                   padded: &[T],
+                   first: usize,
+                   count: usize,
+                   cols: Range<usize>,
+                   c: &mut [T]| {
+            self.job(
+                direct,
+                work,
+                padded,
+                &by_chunk[first..first + count],
+                cols,
+                &u,
+                p.n_len,
+                columns.as_deref(),
+                per_outer,
+                c,
+            )
+        };
+        scratch::with(|padded: &mut Vec<T>| {
+            direct.pad(&p.layout, a, padded);
+            let padded = &padded[..];
+            if chunks >= 2 * threads {
+                // Several outer points per job when theirs are fewer tiles than a block.
+                let per_job =
+                    (LANES / self.per_point().max(1)).clamp(1, (chunks / (2 * threads)).max(1));
+                out.par_chunks_mut(per_outer * per_job)
+                    .enumerate()
+                    .for_each_init(Work::default, |work, (j, c)| {
+                        job(
+                            work,
+                            padded,
+                            j * per_job,
+                            c.len() / per_outer,
+                            0..p.n_len,
+                            c,
+                        )
+                    });
+            } else {
+                // Few outer points: their columns split in groups, so every thread has
+                // work (each group transforms the inputs again).
+                let groups = (2 * threads).div_ceil(chunks.max(1));
+                let group = p
+                    .n_len
+                    .div_ceil(groups)
+                    .next_multiple_of(CHANNELS)
+                    .min(p.n_len);
+                out.par_chunks_mut(per_outer)
+                    .enumerate()
+                    .flat_map(|(k, c)| {
+                        c.par_chunks_mut(group * direct.column_stride)
+                            .enumerate()
+                            .map(move |(g, c)| (k, g, c))
+                    })
+                    .for_each_init(Work::default, |work, (k, g, c)| {
+                        let cols = g * group..(g * group + group).min(p.n_len);
+                        job(work, padded, k, 1, cols, c)
+                    });
+            }
+        });
+        if let (Some(bias), None) = (&bias, &columns) {
+            bias.add(0, out);
+        }
+    }
+
+    /// Every tile of the outer points `points` (chunks of `c`, each `per_outer` long),
+    /// columns `cols` (`c` starts at the first).
+    #[allow(clippy::too_many_arguments)]
+    fn job<T: Element>(
+        &self,
+        direct: &Direct,
+        work: &mut Work<T>,
+        padded: &[T],
+        points: &[usize],
+        cols: Range<usize>,
+        u: &[T],
+        n_len: usize,
+        bias: Option<&[T]>,
+        per_outer: usize,
+        c: &mut [T],
+    ) {
+        let (n, channels) = (self.transforms.n, self.channels);
+        work.tiles.clear();
+        for (k, &o) in points.iter().enumerate() {
+            for ty in 0..self.tiles_h {
+                for tx in 0..self.tiles_w {
+                    let (h, w) = (ty * M, tx * M);
+                    work.tiles.push(Tile {
+                        input: direct.outer[o] + h * self.row_stride + w,
+                        output: k * per_outer + h * self.cols + w,
+                        in_rows: (self.rows + R - 1 - h).min(n),
+                        in_cols: (self.cols + R - 1 - w).min(n),
+                        out_rows: (self.rows - h).min(M),
+                        out_cols: (self.cols - w).min(M),
+                    });
+                }
+            }
+        }
+        let Work {
+            v,
+            d,
+            t,
+            m,
+            y,
+            tiles,
+        } = work;
+        v.resize(n * n * channels * LANES, T::zero());
+        d.resize(n * n * LANES, T::zero());
+        t.resize(n * n * LANES, T::zero());
+        m.resize(n * n * CHANNELS * LANES, T::zero());
+        y.resize(M * M * LANES, T::zero());
+        for block in tiles.chunks(LANES) {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ch in 0..channels {
+                        self.gather(block, &padded[direct.taps[ch * R * R]..], d);
+                        self.transforms
+                            .input(d, t, &mut v[ch * LANES..], channels * LANES);
+                    }
+                },
+            );
+            let mut col = cols.start;
+            while col < cols.end {
+                let left = cols.end - col;
+                let width = if left >= CHANNELS {
+                    CHANNELS
+                } else if left >= 4 {
+                    4
+                } else {
+                    1
+                };
+                for xi in 0..n * n {
+                    let acc = &mut m[xi * width * LANES..(xi + 1) * width * LANES];
+                    acc.iter_mut().for_each(|x| *x = T::zero());
+                    let u = &u[xi * channels * n_len..(xi + 1) * channels * n_len];
+                    let v = &v[xi * channels * LANES..(xi + 1) * channels * LANES];
+                    match width {
+                        CHANNELS => self.product::<T, CHANNELS>(u, n_len, col, v, acc),
+                        4 => self.product::<T, 4>(u, n_len, col, v, acc),
+                        _ => self.product::<T, 1>(u, n_len, col, v, acc),
+                    }
+                }
+                for j in 0..width {
+                    vectorized(
+                        #[inline(always)]
+                        || self.transforms.output(&m[j * LANES..], width, t, y),
+                    );
+                    let at = (col + j - cols.start) * direct.column_stride;
+                    let b = bias.map_or(T::zero(), |b| b[col + j]);
+                    self.scatter(block, y, b, &mut c[at..]);
+                }
+                col += width;
+            }
+        }
+    }
+
+    /// One channel's 6x6 inputs of every tile of `block` into the rows of `d` (zeros
+    /// past the padded plane and for lanes without a tile).
+    #[inline(always)]
+    fn gather<T: Element>(&self, block: &[Tile], plane: &[T], d: &mut [T]) {
+        let n = self.transforms.n;
+        if block.len() < LANES || block.iter().any(|t| t.in_rows < n || t.in_cols < n) {
+            d.iter_mut().for_each(|x| *x = T::zero());
+        }
+        for (l, tile) in block.iter().enumerate() {
+            for i in 0..tile.in_rows {
+                let from = tile.input + i * self.row_stride;
+                for (j, &x) in plane[from..from + tile.in_cols].iter().enumerate() {
+                    d[(i * n + j) * LANES + l] = x;
+                }
+            }
+        }
+    }
+
+    /// `acc[col][lane] = sum over channels of U[channel][col] * V[channel][lane]` for
+    /// `W` columns from `col`.
+    fn product<T: Element, const W: usize>(
+        &self,
+        u: &[T],
+        n_len: usize,
+        col: usize,
+        v: &[T],
+        acc: &mut [T],
+    ) {
+        let fits = LANES % T::LANES == 0 && LANES / T::LANES <= MAX_REGS;
+        let taps = 0..self.channels;
+        match zmm::token().filter(|_| fits) {
+            Some(token) => zmm::vectorize(
+                token,
+                #[inline(always)]
+                || tile_zmm::<T, W, LANES>(token, &self.offsets, taps, u, n_len, col, v, 0, acc),
+            ),
+            None => vectorized(
+                #[inline(always)]
+                || tile::<T, W, LANES>(&self.offsets, taps, u, n_len, col, v, 0, acc),
+            ),
+        }
+    }
+
+    /// One column's 4x4 outputs of every tile of `block` (`y`, rows of lanes) plus
+    /// `bias`, into the column's part of the output `c`.
+    fn scatter<T: Element>(&self, block: &[Tile], y: &[T], bias: T, c: &mut [T]) {
+        for (l, tile) in block.iter().enumerate() {
+            for i in 0..tile.out_rows {
+                let to = tile.output + i * self.cols;
+                for (j, o) in c[to..to + tile.out_cols].iter_mut().enumerate() {
+                    *o = y[(i * M + j) * LANES + l] + bias;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Winograd's tiles against the interpreter: tile remainders and odd extents, every
+//! padding mode, the bias, one image or many, every thread count, grad_a through the
+//! transposed kernel, and the kernels it must leave to the direct path.
+
+use crate::lowered::choose::{path_of, Pass, MIN_MACS};
+use crate::lowered::{forward, grad_a, set_min_macs, Call, Path, Tensor};
+use crate::Interpreter;
+use ndarray::ArrayViewD;
+
+fn values(count: usize, seed: usize) -> Vec<f32> {
+    (0..count)
+        .map(|i| ((i * 7 + seed * 13) % 23) as f32 / 11.0 - 1.0)
+        .collect()
+}
+
+/// The pass (forward, or grad_a) on the fast path on 1, 2 and 3 threads against the
+/// interpreter, within `1e-5` of the largest value; the path it took.
+fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    let plan = facts.plan.clone().expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let call = Call::new(&facts, &extents);
+    let data: Vec<Vec<f32>> = (0..2)
+        .map(|i| values(shapes[i].iter().product(), i))
+        .collect();
+    let views: Vec<ArrayViewD<f32>> = (0..2)
+        .map(|i| ArrayViewD::from_shape(shapes[i].to_vec(), &data[i][..]).expect("shape"))
+        .collect();
+    let bias = kernel.bias.map(|axis| values(extents.of(axis), 7));
+    let bias_view = bias
+        .as_ref()
+        .map(|b| ArrayViewD::from_shape(vec![b.len()], &b[..]).expect("shape"));
+    let y_shape: Vec<usize> = kernel.output.iter().map(|&a| extents.of(a)).collect();
+    let grad_y = values(y_shape.iter().product(), 3);
+    let want: Vec<f32> = match pass {
+        Pass::Forward => interp
+            .forward(&views, bias_view)
+            .expect("forward")
+            .iter()
+            .copied()
+            .collect(),
+        _ => {
+            let g = ArrayViewD::from_shape(y_shape.clone(), &grad_y[..]).expect("shape");
+            let grads = interp.backward(&views, g).expect("backward");
+            grads.operands[plan.a]
+                .as_standard_layout()
+                .iter()
+                .copied()
+                .collect()
+        }
+    };
+    set_min_macs(0);
+    let path = path_of(call, pass);
+    for threads in 1..=3 {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        // Winograd writes every element: NaN shows one it missed.
+        let fill = if path == Path::Winograd {
+            f32::NAN
+        } else {
+            0.0
+        };
+        let mut got = vec![fill; want.len()];
+        let tensor = |i: usize| Tensor {
+            data: &data[i][..],
+            shape: shapes[i],
+        };
+        let taken = pool.install(|| match pass {
+            Pass::Forward => forward(
+                call,
+                tensor(plan.a),
+                tensor(plan.b),
+                bias.as_deref(),
+                &mut got,
+            ),
+            _ => grad_a(call, tensor(plan.b), &grad_y, &mut got),
+        });
+        assert!(taken, "{source}: the fast path runs");
+        let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-5 * scale,
+                "{source} {shapes:?} {pass:?} on {threads} threads: element {i}: {g} against {w}"
+            );
+        }
+    }
+    set_min_macs(MIN_MACS);
+    path
+}
+
+fn conv(windows: &str) -> String {
+    format!("c(x, w) = \"nchwkj,dckj->ndhw\" {{ {windows} size k = 3, j = 3; bias d; }}")
+}
+
+#[test]
+fn forward_on_winograd_tiles_matches_the_interpreter() {
+    let padded = |mode: &str| {
+        conv(&format!(
+            "unfold x.h by k, pad = 1, mode = {mode}; unfold x.w by j, pad = 1, mode = {mode};"
+        ))
+    };
+    let cases: Vec<(String, [&[usize]; 2])> = vec![
+        // 13x13: a remainder tile of one row and column; 13 columns: blocks of 6, 6, 1.
+        (padded("zeros"), [&[3, 5, 13, 13], &[13, 5, 3, 3]]),
+        (padded("reflect"), [&[2, 4, 9, 14], &[8, 4, 3, 3]]),
+        (padded("replicate"), [&[2, 4, 11, 22], &[10, 4, 3, 3]]),
+        (padded("circular"), [&[2, 3, 8, 8], &[6, 3, 3, 3]]),
+        // No padding; three rows of outputs (a remainder tile only); a tall thin image.
+        (
+            conv("unfold x.h by k; unfold x.w by j;"),
+            [&[2, 3, 10, 10], &[7, 3, 3, 3]],
+        ),
+        (
+            conv("unfold x.h by k; unfold x.w by j;"),
+            [&[2, 3, 5, 40], &[6, 3, 3, 3]],
+        ),
+        (
+            conv("unfold x.h by k, pad = (0, 2); unfold x.w by j, pad = (2, 1);"),
+            [&[1, 6, 30, 17], &[9, 6, 3, 3]],
+        ),
+        // One image (columns split across threads), and many small ones (several
+        // images per block of tiles), more than one block each.
+        (padded("zeros"), [&[1, 8, 40, 36], &[16, 8, 3, 3]]),
+        (padded("zeros"), [&[20, 3, 7, 7], &[6, 3, 3, 3]]),
+    ];
+    for (source, shapes) in &cases {
+        assert_eq!(
+            run(source, *shapes, Pass::Forward),
+            Path::Winograd,
+            "{source} {shapes:?}"
+        );
+    }
+}
+
+#[test]
+fn grad_of_the_input_on_winograd_tiles_matches_the_interpreter() {
+    let cases: Vec<(String, [&[usize]; 2])> = vec![
+        (
+            conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
+            [&[2, 7, 13, 11], &[9, 7, 3, 3]],
+        ),
+        // Valid windows: grad_y padded by 2 on each side.
+        (
+            conv("unfold x.h by k; unfold x.w by j;"),
+            [&[3, 6, 10, 9], &[5, 6, 3, 3]],
+        ),
+        (
+            conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
+            [&[1, 12, 30, 30], &[8, 12, 3, 3]],
+        ),
+    ];
+    for (source, shapes) in &cases {
+        assert_eq!(
+            run(source, *shapes, Pass::GradA),
+            Path::Winograd,
+            "{source} {shapes:?}"
+        );
+    }
+}
+
+#[test]
+fn kernels_winograd_does_not_fit_stay_direct() {
+    let direct: Vec<(String, [&[usize]; 2])> = vec![
+        // Opted out.
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; algorithm direct; }".into(),
+            [&[2, 4, 12, 12], &[8, 4, 3, 3]],
+        ),
+        // Taps other than 3, known only at run time.
+        (
+            "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 2; unfold x.w by j, pad = 2; }".into(),
+            [&[2, 4, 12, 12], &[8, 4, 5, 5]],
+        ),
+        (conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"), [&[2, 4, 12, 12], &[8, 4, 3, 3]]),
+        (conv("unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, pad = 1;"), [&[2, 4, 12, 12], &[8, 4, 3, 3]]),
+        // Groups: two batch points.
+        (
+            "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; size k = 3, j = 3; }".into(),
+            [&[2, 2, 3, 12, 12], &[2, 8, 3, 3, 3]],
+        ),
+    ];
+    for (source, shapes) in &direct {
+        assert_ne!(
+            run(source, *shapes, Pass::Forward),
+            Path::Winograd,
+            "{source}"
+        );
+    }
+}
