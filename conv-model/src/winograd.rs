@@ -10,7 +10,7 @@
 //! back (`V^-1`, the inverse of the evaluation matrix of polynomials of degree `n - 1`):
 //! `s = V^-1 [(E_h h) ⊙ (E_g g)]`. Transposing in `h` gives
 //! `y = E_h^T [(E_g g) ⊙ (V^-T d)]`: `A^T = E_h^T`, `G = E_g`, `B^T = V^-T`. Each row of
-//! `B^T` is then scaled to whole numbers, its row of `G` divided by the same factor, so
+//! `B^T` is then scaled to whole numbers without a common factor, its row of `G` divided by the same factor, so
 //! that the data's transform, done on every tile, has the simplest coefficients.
 //!
 //! Two dimensions nest: `Y = A^T [(G g G^T) ⊙ (B^T d B)] A` (Lavin and Gray 2015).
@@ -173,8 +173,12 @@ impl Winograd {
             .map(|j| (0..n).map(|t| v_inv[t][j]).collect())
             .collect();
         for (b_row, g_row) in b_t.iter_mut().zip(&mut e_g) {
-            let scale = b_row.iter().try_fold(1i64, |l, v| lcm(l, v.den))?;
-            let scale = Ratio::int(scale);
+            // Whole numbers with no common factor.
+            let whole = b_row.iter().try_fold(1i64, |l, v| lcm(l, v.den))?;
+            let common = b_row.iter().fold(0u128, |g, v| {
+                gcd(g, (v.num as i128 * (whole / v.den) as i128).unsigned_abs())
+            });
+            let scale = Ratio::new(whole as i128, common.max(1) as i128)?;
             for v in b_row.iter_mut() {
                 *v = v.mul(scale)?;
             }

@@ -59,6 +59,33 @@ struct Tile {
     out_cols: usize,
 }
 
+impl Tile {
+    /// Whether all of its input and output lie inside (an `n x n` input).
+    fn whole(&self, n: usize) -> bool {
+        (self.in_rows, self.in_cols, self.out_rows, self.out_cols) == (n, n, M, M)
+    }
+}
+
+/// The runs of whole tiles of `block` that follow each other along a row of tiles.
+fn runs(block: &[Tile], n: usize, runs: &mut Vec<Range<usize>>) {
+    runs.clear();
+    for (l, tile) in block.iter().enumerate() {
+        if !tile.whole(n) {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(run)
+                if run.end == l
+                    && block[l - 1].input + M == tile.input
+                    && block[l - 1].output + M == tile.output =>
+            {
+                run.end += 1
+            }
+            _ => runs.push(l..l + 1),
+        }
+    }
+}
+
 /// A thread's buffers: a block's `V` (36 rows of channels x tiles), one channel's
 /// gathered inputs and a transform's intermediate rows, the products of a few columns
 /// and their outputs.
@@ -70,6 +97,7 @@ struct Work<T> {
     m: Vec<T>,
     y: Vec<T>,
     tiles: Vec<Tile>,
+    runs: Vec<Range<usize>>,
 }
 
 impl Tiles {
@@ -248,54 +276,56 @@ impl Tiles {
             m,
             y,
             tiles,
+            runs: block_runs,
         } = work;
+        let width = cols.len();
         v.resize(n * n * channels * LANES, T::zero());
         d.resize(n * n * LANES, T::zero());
         t.resize(n * n * LANES, T::zero());
-        m.resize(n * n * CHANNELS * LANES, T::zero());
+        m.resize(n * n * width * LANES, T::zero());
         y.resize(M * M * LANES, T::zero());
         for block in tiles.chunks(LANES) {
+            runs(block, n, block_runs);
             vectorized(
                 #[inline(always)]
                 || {
                     for ch in 0..channels {
-                        self.gather(block, &padded[direct.taps[ch * R * R]..], d);
+                        self.gather(block, block_runs, &padded[direct.taps[ch * R * R]..], d);
                         self.transforms
                             .input(d, t, &mut v[ch * LANES..], channels * LANES);
                     }
                 },
             );
-            let mut col = cols.start;
-            while col < cols.end {
-                let left = cols.end - col;
-                let width = if left >= CHANNELS {
-                    CHANNELS
-                } else if left >= 4 {
-                    4
-                } else {
-                    1
-                };
-                for xi in 0..n * n {
-                    let acc = &mut m[xi * width * LANES..(xi + 1) * width * LANES];
-                    acc.iter_mut().for_each(|x| *x = T::zero());
-                    let u = &u[xi * channels * n_len..(xi + 1) * channels * n_len];
-                    let v = &v[xi * channels * LANES..(xi + 1) * channels * LANES];
-                    match width {
-                        CHANNELS => self.product::<T, CHANNELS>(u, n_len, col, v, acc),
-                        4 => self.product::<T, 4>(u, n_len, col, v, acc),
-                        _ => self.product::<T, 1>(u, n_len, col, v, acc),
-                    }
+            // Each `V[xi]` stays in L1 while every block of columns reads it; `M` holds
+            // every column's products for the output transform.
+            for xi in 0..n * n {
+                let u = &u[xi * channels * n_len..(xi + 1) * channels * n_len];
+                let v = &v[xi * channels * LANES..(xi + 1) * channels * LANES];
+                let m = &mut m[xi * width * LANES..(xi + 1) * width * LANES];
+                m.iter_mut().for_each(|x| *x = T::zero());
+                let mut col = 0;
+                while col < width {
+                    let (acc, d) = (&mut m[col * LANES..], cols.start + col);
+                    col += match width - col {
+                        left if left >= CHANNELS => {
+                            self.product::<T, CHANNELS>(u, n_len, d, v, acc)
+                        }
+                        left if left >= 4 => self.product::<T, 4>(u, n_len, d, v, acc),
+                        _ => self.product::<T, 1>(u, n_len, d, v, acc),
+                    };
                 }
-                for j in 0..width {
-                    vectorized(
-                        #[inline(always)]
-                        || self.transforms.output(&m[j * LANES..], width, t, y),
-                    );
-                    let at = (col + j - cols.start) * direct.column_stride;
-                    let b = bias.map_or(T::zero(), |b| b[col + j]);
-                    self.scatter(block, y, b, &mut c[at..]);
-                }
-                col += width;
+            }
+            for col in 0..width {
+                vectorized(
+                    #[inline(always)]
+                    || self.transforms.output(&m[col * LANES..], width, t, y),
+                );
+                let b = bias.map_or(T::zero(), |b| b[cols.start + col]);
+                let c = &mut c[col * direct.column_stride..];
+                vectorized(
+                    #[inline(always)]
+                    || self.scatter(block, block_runs, y, b, c),
+                );
             }
         }
     }
@@ -303,12 +333,25 @@ impl Tiles {
     /// One channel's 6x6 inputs of every tile of `block` into the rows of `d` (zeros
     /// past the padded plane and for lanes without a tile).
     #[inline(always)]
-    fn gather<T: Element>(&self, block: &[Tile], plane: &[T], d: &mut [T]) {
+    fn gather<T: Element>(&self, block: &[Tile], runs: &[Range<usize>], plane: &[T], d: &mut [T]) {
         let n = self.transforms.n;
-        if block.len() < LANES || block.iter().any(|t| t.in_rows < n || t.in_cols < n) {
+        if block.len() < LANES || block.iter().any(|t| !t.whole(n)) {
             d.iter_mut().for_each(|x| *x = T::zero());
         }
-        for (l, tile) in block.iter().enumerate() {
+        for run in runs {
+            // Consecutive tiles of one row of tiles: every M-th element of `P`'s rows.
+            let first = block[run.start].input;
+            for i in 0..n {
+                for j in 0..n {
+                    let to = &mut d[(i * n + j) * LANES + run.start..][..run.len()];
+                    let from = &plane[first + i * self.row_stride + j..];
+                    for (k, x) in to.iter_mut().enumerate() {
+                        *x = from[k * M];
+                    }
+                }
+            }
+        }
+        for (l, tile) in block.iter().enumerate().filter(|(_, t)| !t.whole(n)) {
             for i in 0..tile.in_rows {
                 let from = tile.input + i * self.row_stride;
                 for (j, &x) in plane[from..from + tile.in_cols].iter().enumerate() {
@@ -327,7 +370,7 @@ impl Tiles {
         col: usize,
         v: &[T],
         acc: &mut [T],
-    ) {
+    ) -> usize {
         let fits = LANES % T::LANES == 0 && LANES / T::LANES <= MAX_REGS;
         let taps = 0..self.channels;
         match zmm::token().filter(|_| fits) {
@@ -341,12 +384,33 @@ impl Tiles {
                 || tile::<T, W, LANES>(&self.offsets, taps, u, n_len, col, v, 0, acc),
             ),
         }
+        W
     }
 
     /// One column's 4x4 outputs of every tile of `block` (`y`, rows of lanes) plus
     /// `bias`, into the column's part of the output `c`.
-    fn scatter<T: Element>(&self, block: &[Tile], y: &[T], bias: T, c: &mut [T]) {
-        for (l, tile) in block.iter().enumerate() {
+    #[inline(always)]
+    fn scatter<T: Element>(
+        &self,
+        block: &[Tile],
+        runs: &[Range<usize>],
+        y: &[T],
+        bias: T,
+        c: &mut [T],
+    ) {
+        let n = self.transforms.n;
+        for run in runs {
+            let first = block[run.start].output;
+            for i in 0..M {
+                let to = &mut c[first + i * self.cols..][..M * run.len()];
+                for (k, out) in to.chunks_exact_mut(M).enumerate() {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        *o = y[(i * M + j) * LANES + run.start + k] + bias;
+                    }
+                }
+            }
+        }
+        for (l, tile) in block.iter().enumerate().filter(|(_, t)| !t.whole(n)) {
             for i in 0..tile.out_rows {
                 let to = tile.output + i * self.cols;
                 for (j, o) in c[to..to + tile.out_cols].iter_mut().enumerate() {

@@ -33,7 +33,8 @@ fn sparse(values: &[f64], cols: usize) -> Sparse {
         .collect()
 }
 
-/// `out = sum of coef * rows[from + i * step]` over the terms (zero with none).
+/// `out = sum of coef * rows[from + i * step]` over the terms (zero with none), summed
+/// in registers.
 #[inline(always)]
 fn combine<T: Element>(
     out: &mut [T],
@@ -42,10 +43,7 @@ fn combine<T: Element>(
     from: usize,
     step: usize,
 ) {
-    let out: &mut [T; LANES] = (&mut out[..LANES])
-        .try_into()
-        .unwrap_or_else(|_| unreachable!());
-    out.iter_mut().for_each(|v| *v = T::zero());
+    let mut acc = [T::zero(); LANES];
     for &(i, coef) in terms {
         let at = (from + i * step) * LANES;
         let row: &[T; LANES] = rows[at..at + LANES]
@@ -53,9 +51,10 @@ fn combine<T: Element>(
             .unwrap_or_else(|_| unreachable!());
         let coef = T::from_f64(coef);
         for l in 0..LANES {
-            out[l] = coef.mul_add(row[l], out[l]);
+            acc[l] = coef.mul_add(row[l], acc[l]);
         }
     }
+    out[..LANES].copy_from_slice(&acc);
 }
 
 impl Transforms {
