@@ -29,6 +29,12 @@ use transform::Transforms;
 
 /// Tiles per block: the lanes of the products' register tile.
 const LANES: usize = 64;
+/// Input and output channels at least: per tile, the input transform costs about
+/// `1/columns` of the products and the output transform about `1/channels` (five
+/// multiply-adds per coefficient, 36 coefficients, against 36 per pair of channels), so
+/// below 16 the transforms would eat what the products save. A cost estimate: the
+/// benchmark's layers have 64 channels or more.
+const MIN_CHANNELS: usize = 16;
 /// Outputs per tile along each axis, and taps.
 const M: usize = 4;
 const R: usize = 3;
@@ -107,7 +113,8 @@ impl Tiles {
         let transforms = Transforms::new(w);
         let fits = (w.m, w.r) == (M, R)
             && p.k_len % (R * R) == 0
-            && p.n_len >= CHANNELS
+            && p.k_len / (R * R) >= MIN_CHANNELS
+            && p.n_len >= MIN_CHANNELS
             && p.batch_points() == 1
             && !direct.strided()
             && p.layout.windows.len() == 2;
@@ -194,9 +201,9 @@ impl Tiles {
             direct.pad(&p.layout, a, padded);
             let padded = &padded[..];
             if chunks >= 2 * threads {
-                // Several outer points per job when theirs are fewer tiles than a block.
-                let per_job =
-                    (LANES / self.per_point().max(1)).clamp(1, (chunks / (2 * threads)).max(1));
+                // Several outer points per job when theirs are fewer tiles than a block
+                // (lanes left empty are work lost), as long as every thread has a job.
+                let per_job = (LANES / self.per_point().max(1)).clamp(1, chunks / threads);
                 out.par_chunks_mut(per_outer * per_job)
                     .enumerate()
                     .for_each_init(Work::default, |work, (j, c)| {

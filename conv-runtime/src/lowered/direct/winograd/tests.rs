@@ -104,28 +104,28 @@ fn forward_on_winograd_tiles_matches_the_interpreter() {
         ))
     };
     let cases: Vec<(String, [&[usize]; 2])> = vec![
-        // 13x13: a remainder tile of one row and column; 13 columns: blocks of 6, 6, 1.
-        (padded("zeros"), [&[3, 5, 13, 13], &[13, 5, 3, 3]]),
-        (padded("reflect"), [&[2, 4, 9, 14], &[8, 4, 3, 3]]),
-        (padded("replicate"), [&[2, 4, 11, 22], &[10, 4, 3, 3]]),
-        (padded("circular"), [&[2, 3, 8, 8], &[6, 3, 3, 3]]),
+        // 13x13: a remainder tile of one row and column; 19 columns: blocks of 6, 6, 6, 1.
+        (padded("zeros"), [&[3, 16, 13, 13], &[19, 16, 3, 3]]),
+        (padded("reflect"), [&[2, 16, 9, 14], &[16, 16, 3, 3]]),
+        (padded("replicate"), [&[2, 16, 11, 22], &[16, 16, 3, 3]]),
+        (padded("circular"), [&[2, 16, 8, 8], &[16, 16, 3, 3]]),
         // No padding; three rows of outputs (a remainder tile only); a tall thin image.
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[2, 3, 10, 10], &[7, 3, 3, 3]],
+            [&[2, 16, 10, 10], &[17, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[2, 3, 5, 40], &[6, 3, 3, 3]],
+            [&[2, 16, 5, 40], &[16, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = (0, 2); unfold x.w by j, pad = (2, 1);"),
-            [&[1, 6, 30, 17], &[9, 6, 3, 3]],
+            [&[1, 16, 30, 17], &[16, 16, 3, 3]],
         ),
         // One image (columns split across threads), and many small ones (several
         // images per block of tiles), more than one block each.
-        (padded("zeros"), [&[1, 8, 40, 36], &[16, 8, 3, 3]]),
-        (padded("zeros"), [&[20, 3, 7, 7], &[6, 3, 3, 3]]),
+        (padded("zeros"), [&[1, 16, 40, 36], &[16, 16, 3, 3]]),
+        (padded("zeros"), [&[20, 16, 7, 7], &[16, 16, 3, 3]]),
     ];
     for (source, shapes) in &cases {
         assert_eq!(
@@ -141,16 +141,16 @@ fn grad_of_the_input_on_winograd_tiles_matches_the_interpreter() {
     let cases: Vec<(String, [&[usize]; 2])> = vec![
         (
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
-            [&[2, 7, 13, 11], &[9, 7, 3, 3]],
+            [&[2, 16, 13, 11], &[17, 16, 3, 3]],
         ),
         // Valid windows: grad_y padded by 2 on each side.
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[3, 6, 10, 9], &[5, 6, 3, 3]],
+            [&[3, 19, 10, 9], &[16, 19, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
-            [&[1, 12, 30, 30], &[8, 12, 3, 3]],
+            [&[1, 16, 30, 30], &[16, 16, 3, 3]],
         ),
     ];
     for (source, shapes) in &cases {
@@ -177,6 +177,9 @@ fn kernels_winograd_does_not_fit_stay_direct() {
         ),
         (conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"), [&[2, 4, 12, 12], &[8, 4, 3, 3]]),
         (conv("unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, pad = 1;"), [&[2, 4, 12, 12], &[8, 4, 3, 3]]),
+        // Few channels: the transforms would cost more than the products save.
+        (conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"), [&[2, 4, 12, 12], &[16, 4, 3, 3]]),
+        (conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"), [&[2, 16, 12, 12], &[8, 16, 3, 3]]),
         // Groups: two batch points.
         (
             "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; size k = 3, j = 3; }".into(),
