@@ -157,7 +157,7 @@ fn unknown_statement_keyword() {
         r#"k(x, w) = "nchwkj,dckj->ndhw" { «stride» x.h = 2; }"#,
         &[
             "unknown statement `stride`",
-            "`unfold`, `size`, `bias` or `dtype`",
+            "`unfold`, `size`, `bias`, `dtype` or `algorithm`",
         ],
     );
 }
@@ -168,7 +168,7 @@ fn statement_not_starting_with_a_word() {
         r#"k(x, w) = "nchwkj,dckj->ndhw" { «3»; }"#,
         &[
             "expected a statement",
-            "`unfold`, `size`, `bias` or `dtype`",
+            "`unfold`, `size`, `bias`, `dtype` or `algorithm`",
         ],
     );
 }

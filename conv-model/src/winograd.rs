@@ -45,20 +45,20 @@ impl Ratio {
         })
     }
 
-    pub fn add(self, o: Ratio) -> Option<Ratio> {
+    pub fn checked_add(self, o: Ratio) -> Option<Ratio> {
         let (a, b) = (self.num as i128, self.den as i128);
         let (c, d) = (o.num as i128, o.den as i128);
         Ratio::new(a.checked_mul(d)?.checked_add(c.checked_mul(b)?)?, b * d)
     }
 
-    pub fn mul(self, o: Ratio) -> Option<Ratio> {
+    pub fn checked_mul(self, o: Ratio) -> Option<Ratio> {
         Ratio::new(
             self.num as i128 * o.num as i128,
             self.den as i128 * o.den as i128,
         )
     }
 
-    pub fn neg(self) -> Ratio {
+    pub fn negated(self) -> Ratio {
         Ratio {
             num: -self.num,
             den: self.den,
@@ -157,7 +157,7 @@ impl Winograd {
                 Point::Finite(p) => {
                     let mut row = vec![Ratio::ONE];
                     for _ in 1..len {
-                        row.push(row.last()?.mul(*p)?);
+                        row.push(row.last()?.checked_mul(*p)?);
                     }
                     Some(row)
                 }
@@ -180,10 +180,10 @@ impl Winograd {
             });
             let scale = Ratio::new(whole as i128, common.max(1) as i128)?;
             for v in b_row.iter_mut() {
-                *v = v.mul(scale)?;
+                *v = v.checked_mul(scale)?;
             }
             for v in g_row.iter_mut() {
-                *v = v.mul(scale.recip()?)?;
+                *v = v.checked_mul(scale.recip()?)?;
             }
         }
         let a_t = (0..m)
@@ -227,17 +227,17 @@ fn inverse(mut a: Vec<Vec<Ratio>>) -> Option<Vec<Vec<Ratio>>> {
         inv.swap(col, pivot);
         let scale = a[col][col].recip()?;
         for j in 0..n {
-            a[col][j] = a[col][j].mul(scale)?;
-            inv[col][j] = inv[col][j].mul(scale)?;
+            a[col][j] = a[col][j].checked_mul(scale)?;
+            inv[col][j] = inv[col][j].checked_mul(scale)?;
         }
         for r in (0..n).filter(|&r| r != col) {
-            let factor = a[r][col].neg();
+            let factor = a[r][col].negated();
             if factor == Ratio::ZERO {
                 continue;
             }
             for j in 0..n {
-                a[r][j] = a[r][j].add(a[col][j].mul(factor)?)?;
-                inv[r][j] = inv[r][j].add(inv[col][j].mul(factor)?)?;
+                a[r][j] = a[r][j].checked_add(a[col][j].checked_mul(factor)?)?;
+                inv[r][j] = inv[r][j].checked_add(inv[col][j].checked_mul(factor)?)?;
             }
         }
     }

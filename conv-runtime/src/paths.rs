@@ -48,9 +48,10 @@ impl fmt::Display for PassPath {
 ///
 /// let paths = conv_runtime::paths::paths(conv::facts(), &[&[8, 64, 56, 56], &[64, 64, 3, 3]])?;
 /// let names: Vec<(&str, &str)> = paths.iter().map(|p| (p.pass.as_str(), p.path)).collect();
+/// let winograd = "Winograd F(4x4, 3x3)";
 /// assert_eq!(
 ///     names,
-///     [("forward", "direct"), ("grad_x", "transposed direct"), ("grad_weight", "direct")]
+///     [("forward", winograd), ("grad_x", winograd), ("grad_weight", "direct")]
 /// );
 /// // Tiny shapes stay on the loop nest.
 /// let tiny = conv_runtime::paths::paths(conv::facts(), &[&[1, 2, 5, 5], &[3, 2, 3, 3]])?;

@@ -204,8 +204,8 @@ fn extents_show_the_path_of_every_pass_and_why() {
     assert_lines(
         &out,
         &[
-            "forward: direct",
-            "grad_x: transposed direct",
+            "forward: Winograd F(4x4, 3x3)",
+            "grad_x: Winograd F(4x4, 3x3)",
             "grad_weight: direct",
             "grad_bias: bias sum",
             "when: windows along the output's contiguous rows",
@@ -294,8 +294,10 @@ fn windows_on_the_output_are_explained_with_their_adjoint_s_paths() {
             "forward: y = fold_ij(\"ncij,cdkl->ndijkl\")",
             "grad_x = \"ndijkl,cdkl->ncij\"",
             "grad_y read through unfold y.i by k, stride 1, dilation 1, pad (1, 1), zeros",
-            "forward: transposed direct",
-            "grad_x: direct",
+            // A transposed convolution's passes are the convolution's: Winograd's tiles
+            // run its forward (the convolution's grad_x) and its grad_x.
+            "forward: Winograd F(4x4, 3x3)",
+            "grad_x: Winograd F(4x4, 3x3)",
             "grad_w: direct",
         ],
     );

@@ -19,12 +19,16 @@ fn apply(w: &Winograd, d: &[Ratio], g: &[Ratio]) -> Vec<Ratio> {
     let dot = |row: &[Ratio], v: &[Ratio]| {
         row.iter()
             .zip(v)
-            .try_fold(Ratio::ZERO, |s, (a, b)| s.add(a.mul(*b)?))
+            .try_fold(Ratio::ZERO, |s, (a, b)| s.checked_add(a.checked_mul(*b)?))
             .unwrap()
     };
     let u: Vec<Ratio> = w.g.chunks(w.r).map(|row| dot(row, g)).collect();
     let v: Vec<Ratio> = w.b_t.chunks(n).map(|row| dot(row, d)).collect();
-    let m: Vec<Ratio> = u.iter().zip(&v).map(|(a, b)| a.mul(*b).unwrap()).collect();
+    let m: Vec<Ratio> = u
+        .iter()
+        .zip(&v)
+        .map(|(a, b)| a.checked_mul(*b).unwrap())
+        .collect();
     w.a_t.chunks(n).map(|row| dot(row, &m)).collect()
 }
 
@@ -73,7 +77,7 @@ fn every_derived_algorithm_is_the_correlation_exactly() {
             let want: Vec<Ratio> = (0..m)
                 .map(|i| {
                     (0..taps).fold(Ratio::ZERO, |s, k| {
-                        s.add(d[i + k].mul(g[k]).unwrap()).unwrap()
+                        s.checked_add(d[i + k].checked_mul(g[k]).unwrap()).unwrap()
                     })
                 })
                 .collect();
@@ -104,7 +108,7 @@ fn f2_3_on_0_1_minus_1_is_lavins_algorithm() {
             half,
             half,
             half,
-            half.neg(),
+            half.negated(),
             half,
             Ratio::ZERO,
             Ratio::ZERO,
