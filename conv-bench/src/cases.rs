@@ -107,6 +107,10 @@ pub struct Case {
     pub forward: Box<dyn Fn()>,
     pub grad_x: Box<dyn Fn()>,
     pub grad_weight_bias: Box<dyn Fn()>,
+    /// The largest error of forward and grad_x where they take Winograd's tiles, relative
+    /// to the largest value, against the interpreter's f64 sums
+    /// ([`crate::accuracy`]); `None` for a pass on another path.
+    pub winograd_errors: Box<dyn Fn() -> [Option<f64>; 2]>,
 }
 
 /// How PyTorch runs the same convolution (weight in PyTorch's layout).
@@ -175,6 +179,8 @@ macro_rules! case {
         let macs = torch.macs(&x_shape, &out);
         let (x1, w1) = (x.clone(), w.clone());
         let (w2, gy2) = (w.clone(), grad_y.clone());
+        let (x_full, w_small) = (x_shape.clone(), w_shape.clone());
+        let x_small = crate::accuracy::cropped(&x_shape);
         Case {
             name: $name,
             x: x_shape,
@@ -193,7 +199,58 @@ macro_rules! case {
                 std::hint::black_box(k::grad_weight(&x, w_dims, &grad_y).expect("fits"));
                 std::hint::black_box(k::grad_bias(&grad_y).expect("fits"));
             }),
+            winograd_errors: Box::new(move || {
+                winograd_errors!(k, $xd, $wd, [&x_full, &x_small], &w_small, out_channels)
+            }),
         }
+    }};
+}
+
+/// [`Case::winograd_errors`] of kernel module `k` on shapes `x` and `w`.
+macro_rules! winograd_errors {
+    ($k:ident, $xd:ty, $wd:ty, [$full:expr, $x:expr], $w:expr, $bias_len:expr) => {{
+        use crate::accuracy::{error, normal};
+        let (full, xs, ws): (&[usize], &[usize], &[usize]) = ($full, $x, $w);
+        // The pass takes Winograd's tiles on the benchmark's shapes and on the crop.
+        let winograd = |pass: &str| {
+            [full, xs].iter().all(|x| {
+                conv_runtime::paths::paths($k::facts(), &[x, ws]).is_ok_and(|paths| {
+                    paths
+                        .iter()
+                        .any(|p| p.pass == pass && p.path.starts_with("Winograd"))
+                })
+            })
+        };
+        let (x, w) = (normal(xs, 1), normal(ws, 2));
+        let interp = conv_runtime::Interpreter::from_program($k::facts().program.clone());
+        let ops = [x.view(), w.view()];
+        let (xt, wt) = (
+            x.clone().into_dimensionality::<$xd>().expect("rank"),
+            w.clone().into_dimensionality::<$wd>().expect("rank"),
+        );
+        let x_dims = xt.shape().try_into().expect("rank");
+        let forward = winograd("forward").then(|| {
+            let bias = ndarray::Array1::<f32>::zeros($bias_len);
+            let got = $k::forward(&xt, &wt, &bias).expect("fits").into_dyn();
+            let want = interp
+                .forward(&ops, Some(bias.view().into_dyn()))
+                .expect("fits");
+            error(&got, &want)
+        });
+        let grad_x = winograd("grad_x").then(|| {
+            let y = interp.output_shape(&[xs, ws]).expect("fits");
+            let gy = normal(&y, 3);
+            let got = $k::grad_x(
+                x_dims,
+                &wt,
+                &gy.clone().into_dimensionality::<$xd>().expect("rank"),
+            )
+            .expect("fits")
+            .into_dyn();
+            let want = interp.backward(&ops, gy.view()).expect("fits").operands[0].clone();
+            error(&got, &want)
+        });
+        [forward, grad_x]
     }};
 }
 

@@ -19,6 +19,11 @@ pub struct Document<'a> {
     /// PyTorch's version, or why it is missing.
     pub torch: &'a Result<String, String>,
     pub costs: &'a [Cost],
+    /// Winograd's rounding on each layer that takes it.
+    pub errors: &'a [crate::accuracy::Errors],
+    /// (threads, bytes per second of a large copy), and the depthwise table.
+    pub bandwidths: &'a [(usize, f64)],
+    pub depthwise: &'a [Vec<String>],
     /// `cargo build --release --examples` from clean, if measured.
     pub build: Option<&'a Result<BuildTime, String>>,
     /// Where the chart is, relative to BENCHMARKS.md.
@@ -30,8 +35,22 @@ pub const FLOPS_NOTE: &str = "GFLOP/s = 2 x output elements x reduction length /
 forward, grad_x and grad_w+b alike; padded taps count as work; the bias add and the bias \
 gradient's sums are not counted. Transposed convolutions: 2 x input elements x \
 out_channels / groups x taps (every product of the scatter, those falling in the cropped \
-padding included), the count of the convolution they transpose. % peak: of the FMA peak measured in the same run at the \
+padding included), the count of the convolution they transpose. Passes on Winograd's \
+tiles count the same direct-equivalent work (they do 4x fewer multiplications), so they \
+can pass 100% of the peak. % peak: of the FMA peak measured in the same run at the \
 same thread count. Tiny cases: ns per call instead of GFLOP/s.";
+
+/// How the depthwise passes are held to the memory bandwidth.
+pub const BANDWIDTH_NOTE: &str = "GB/s = the bytes a pass must move at least (each tensor \
+it reads or writes, once) / its time; % of copy: of the bandwidth of a copy between two \
+buffers larger than the last-level cache (bytes read + written), measured in the same run \
+at the same thread count";
+
+/// How Winograd's rounding is measured.
+pub const ACCURACY_NOTE: &str = "the largest error of each pass on Winograd's tiles, \
+relative to the largest value, against the interpreter's sums in f64 on the same N(0, 1) \
+inputs and weights (one image, spatial axes cropped to 32; \"another path\": the pass does \
+not take them); PyTorch's tolerance class for f32 convolution is 1e-4";
 
 pub fn markdown(doc: &Document) -> String {
     let mut out = String::from("# Benchmarks\n\n");
@@ -104,7 +123,16 @@ pub fn markdown(doc: &Document) -> String {
         report::LAYERS.join(", "),
         doc.chart
     );
-    out += "## Times\n\n";
+    out += "## Depthwise against the memory bandwidth\n\nMeasured copy bandwidth:";
+    for (threads, rate) in doc.bandwidths {
+        out += &format!(" {threads} thread(s) {:.1} GB/s;", rate / 1e9);
+    }
+    out.pop();
+    out += &format!(". {BANDWIDTH_NOTE}.\n\n");
+    out += &report::markdown(doc.depthwise);
+    out += &format!("\n## Winograd's rounding\n\nThe {ACCURACY_NOTE}.\n\n");
+    out += &report::markdown(&crate::accuracy::table(doc.errors));
+    out += "\n## Times\n\n";
     out += &report::markdown(&report::times_table(doc.rows));
     out += "\n## Cost of compiling\n\n";
     out += "`conv_codegen::expand` on each kernel declaration of `conv-bench/src/cases.rs` \
@@ -219,6 +247,9 @@ mod tests {
             threads: &[1, 2],
             torch: &Ok("2.5.0".into()),
             costs: &[],
+            errors: &[],
+            bandwidths: &[(1, 10e9)],
+            depthwise: &[],
             build: Some(&Ok(BuildTime {
                 wall: 83.4,
                 cpu: Some(150.2),

@@ -2,6 +2,8 @@
 //! count, against the FMA peak measured in the same run and against PyTorch, plus the
 //! cost of compiling the kernels. `--help` for the options.
 
+mod accuracy;
+mod bandwidth;
 mod cases;
 mod chart;
 mod compile_cost;
@@ -92,6 +94,7 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
 
     let mut rows = Vec::new();
     let mut peaks: Vec<(usize, f64)> = options.threads.iter().map(|&t| (t, 0.0)).collect();
+    let mut bandwidths = peaks.clone();
     let mut torch: Result<torch::TorchRun, String> = Err("--no-torch".to_string());
     for round in 1..=rounds {
         println!("\nround {round} of {rounds}");
@@ -101,11 +104,18 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
             *best = best.max(flops);
         }
         let mut these = Vec::new();
-        for &(threads, peak) in &peaks {
+        for (&(threads, peak), (_, bandwidth)) in peaks.iter().zip(&mut bandwidths) {
             println!("\n{threads} thread(s):");
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
+            let copy =
+                pool.install(|| bandwidth::copy_bandwidth(if options.quick { 3 } else { 5 }));
+            println!(
+                "memory bandwidth (copy, read + written): {:.1} GB/s",
+                copy / 1e9
+            );
+            *bandwidth = bandwidth.max(copy);
             // The cases are built inside the pool: their closures are not Send.
             these.extend(pool.install(|| measure_cases(options, &rule, threads, peak)));
         }
@@ -174,6 +184,29 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
         }
     }
 
+    let depthwise = bandwidth::table(&rows, &selected_cases(options), &bandwidths);
+    if depthwise.len() > 1 {
+        println!(
+            "\ndepthwise passes against the memory bandwidth: {}",
+            document::BANDWIDTH_NOTE
+        );
+        print!("{}", report::text(&depthwise));
+    }
+    println!("\nWinograd's rounding: {}", document::ACCURACY_NOTE);
+    let errors: Vec<accuracy::Errors> = selected_cases(options)
+        .iter()
+        .filter(|c| !c.tiny && !c.torch.transposed)
+        .filter_map(|c| {
+            let [forward, grad_x] = (c.winograd_errors)();
+            (forward.is_some() || grad_x.is_some()).then_some(accuracy::Errors {
+                case: c.name,
+                forward,
+                grad_x,
+            })
+        })
+        .collect();
+    print!("{}", report::text(&accuracy::table(&errors)));
+
     // The load at the end of the measurements of kernels, before the build below, which
     // loads every CPU itself.
     let load = (load_at_start, machine::load_average());
@@ -206,6 +239,9 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
             threads: &options.threads,
             torch: &version,
             costs: &costs,
+            errors: &errors,
+            bandwidths: &bandwidths,
+            depthwise: &depthwise,
             build: build.as_ref(),
             chart: chart_path,
         };
