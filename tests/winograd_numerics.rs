@@ -1,6 +1,7 @@
 //! The rounding of Winograd's tiles, as README.md ("Numerics") states it: f32 kernels on
 //! `F(4x4, 3x3)` against the same convolution in f64, on N(0, 1) inputs and weights,
-//! forward and grad_x, over 64 to 512 channels, within 1e-4 of the largest value.
+//! forward, grad_x and grad_weight, over 64 to 512 channels, within 1e-4 of the largest
+//! value.
 
 mod common;
 
@@ -47,9 +48,9 @@ fn winograd_rounding_stays_within_pytorchs_f32_tolerance() {
         let g = normal([2, 32, size, size], rng);
         let shapes: [&[usize]; 2] = [x.shape(), w.shape()];
         assert_eq!(
-            paths(&conv::Kernel, &shapes)[..2],
-            ["Winograd F(4x4, 3x3)"; 2],
-            "{channels} channels: forward and grad_x on Winograd's tiles"
+            paths(&conv::Kernel, &shapes),
+            ["Winograd F(4x4, 3x3)"; 3],
+            "{channels} channels: every pass on Winograd's tiles"
         );
         let (x32, w32, g32) = (
             x.mapv(|v| v as f32),
@@ -74,7 +75,20 @@ fn winograd_rounding_stays_within_pytorchs_f32_tolerance() {
                 .unwrap()
                 .view(),
         );
-        println!("{channels} channels: forward {y:.1e}, grad_x {gx:.1e} of the largest value");
-        assert!(y < 1e-4 && gx < 1e-4, "{channels} channels: {y:e}, {gx:e}");
+        let gw = error(
+            conv::grad_weight(&x32, [32, channels, 3, 3], &g32)
+                .unwrap()
+                .view(),
+            conv_f64::grad_weight(&x, [32, channels, 3, 3], &g)
+                .unwrap()
+                .view(),
+        );
+        println!(
+            "{channels} channels: forward {y:.1e}, grad_x {gx:.1e}, grad_weight {gw:.1e} of the largest value"
+        );
+        assert!(
+            y < 1e-4 && gx < 1e-4 && gw < 1e-4,
+            "{channels} channels: {y:e}, {gx:e}, {gw:e}"
+        );
     }
 }

@@ -44,22 +44,23 @@ pub fn error(got: &ArrayD<f32>, want: &ArrayD<f32>) -> f64 {
     worst / scale
 }
 
-/// One layer's errors: forward and grad_x, each `None` when that pass does not take
-/// Winograd's tiles.
+/// One layer's errors: forward, grad_x and grad_w, each `None` when that pass does not
+/// take Winograd's tiles.
 pub struct Errors {
     pub case: &'static str,
-    pub forward: Option<f64>,
-    pub grad_x: Option<f64>,
+    pub passes: [Option<f64>; 3],
 }
 
 /// `| case | forward | grad_x |` rows.
 pub fn table(errors: &[Errors]) -> Vec<Vec<String>> {
     let cell = |e: Option<f64>| e.map_or("another path".to_string(), |e| format!("{e:.1e}"));
-    let mut rows = vec![vec!["case".into(), "forward".into(), "grad_x".into()]];
-    rows.extend(
-        errors
-            .iter()
-            .map(|e| vec![e.case.to_string(), cell(e.forward), cell(e.grad_x)]),
-    );
+    let mut rows = vec![["case", "forward", "grad_x", "grad_w"]
+        .map(String::from)
+        .to_vec()];
+    rows.extend(errors.iter().map(|e| {
+        let mut row = vec![e.case.to_string()];
+        row.extend(e.passes.map(cell));
+        row
+    }));
     rows
 }

@@ -107,10 +107,10 @@ pub struct Case {
     pub forward: Box<dyn Fn()>,
     pub grad_x: Box<dyn Fn()>,
     pub grad_weight_bias: Box<dyn Fn()>,
-    /// The largest error of forward and grad_x where they take Winograd's tiles, relative
+    /// The largest error of forward, grad_x and grad_w where they take Winograd's tiles, relative
     /// to the largest value, against the interpreter's f64 sums
     /// ([`crate::accuracy`]); `None` for a pass on another path.
-    pub winograd_errors: Box<dyn Fn() -> [Option<f64>; 2]>,
+    pub winograd_errors: Box<dyn Fn() -> [Option<f64>; 3]>,
 }
 
 /// How PyTorch runs the same convolution (weight in PyTorch's layout).
@@ -237,20 +237,19 @@ macro_rules! winograd_errors {
                 .expect("fits");
             error(&got, &want)
         });
+        let gy = normal(&interp.output_shape(&[xs, ws]).expect("fits"), 3);
+        let gyt = gy.clone().into_dimensionality::<$xd>().expect("rank");
+        let backward = || interp.backward(&ops, gy.view()).expect("fits").operands;
         let grad_x = winograd("grad_x").then(|| {
-            let y = interp.output_shape(&[xs, ws]).expect("fits");
-            let gy = normal(&y, 3);
-            let got = $k::grad_x(
-                x_dims,
-                &wt,
-                &gy.clone().into_dimensionality::<$xd>().expect("rank"),
-            )
-            .expect("fits")
-            .into_dyn();
-            let want = interp.backward(&ops, gy.view()).expect("fits").operands[0].clone();
-            error(&got, &want)
+            let got = $k::grad_x(x_dims, &wt, &gyt).expect("fits").into_dyn();
+            error(&got, &backward()[0])
         });
-        [forward, grad_x]
+        let grad_weight = winograd("grad_weight").then(|| {
+            let w_dims = wt.shape().try_into().expect("rank");
+            let got = $k::grad_weight(&xt, w_dims, &gyt).expect("fits").into_dyn();
+            error(&got, &backward()[1])
+        });
+        [forward, grad_x, grad_weight]
     }};
 }
 

@@ -197,12 +197,14 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
         .iter()
         .filter(|c| !c.tiny && !c.torch.transposed)
         .filter_map(|c| {
-            let [forward, grad_x] = (c.winograd_errors)();
-            (forward.is_some() || grad_x.is_some()).then_some(accuracy::Errors {
-                case: c.name,
-                forward,
-                grad_x,
-            })
+            let passes = (c.winograd_errors)();
+            passes
+                .iter()
+                .any(Option::is_some)
+                .then_some(accuracy::Errors {
+                    case: c.name,
+                    passes,
+                })
         })
         .collect();
     print!("{}", report::text(&accuracy::table(&errors)));

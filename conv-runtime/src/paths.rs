@@ -51,7 +51,7 @@ impl fmt::Display for PassPath {
 /// let winograd = "Winograd F(4x4, 3x3)";
 /// assert_eq!(
 ///     names,
-///     [("forward", winograd), ("grad_x", winograd), ("grad_weight", "direct")]
+///     [("forward", winograd), ("grad_x", winograd), ("grad_weight", winograd)]
 /// );
 /// // Tiny shapes stay on the loop nest.
 /// let tiny = conv_runtime::paths::paths(conv::facts(), &[&[1, 2, 5, 5], &[3, 2, 3, 3]])?;

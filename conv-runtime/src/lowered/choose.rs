@@ -165,7 +165,7 @@ impl Situation {
         }
         if let (Some(w), Dtype::F32) = (&call.facts.winograd, call.kernel().dtype) {
             s.winograd = match (pass, &s.transposed) {
-                (Pass::Forward, _) => p.winograd(out_len, w).is_some(),
+                (Pass::Forward | Pass::GradB, _) => p.winograd(out_len, w).is_some(),
                 (Pass::GradA, Some(t)) => t.winograd(a.iter().product(), w).is_some(),
                 _ => false,
             };
@@ -242,14 +242,15 @@ const ROWS: &[Row] = &[
         },
     },
     Row {
-        passes: &[Pass::Forward, Pass::GradA],
+        passes: PRODUCTS,
         path: Path::Winograd,
         rule: "f32, two 3x3 windows of stride 1 along the output's rows (for grad_a, zero \
                padding no wider than 2), 16 channels or more in and out, one batch point, \
                not `algorithm direct`",
-        reason: "36 multiplications per 4x4 outputs and input channel instead of 144; \
-                 forward on 1 thread, direct -> Winograd: 3x3 over 256 channels at 14x14 \
-                 95 -> 141 GFLOP/s (direct-equivalent), ResNet 3x3 28 107 -> 150",
+        reason: "36 multiplications per 4x4 outputs and pair of channels instead of 144; \
+                 on 1 thread, direct -> Winograd, direct-equivalent GFLOP/s: 3x3 over 256 \
+                 channels at 14x14 forward 95 -> 141, grad_w 112 -> 140; ResNet 3x3 28 \
+                 forward 107 -> 150, grad_w 124 -> 164",
         applies: |s| s.winograd,
     },
     Row {

@@ -121,6 +121,14 @@ pub fn grad_b<T: Element>(call: Call<'_>, a: Tensor<T>, grad_y: &[T], out: &mut 
             Some(direct) => direct.grad_b(p, a.data, grad_y, out),
             None => unreachable!("the direct row applies only with a direct kernel"),
         },
+        Path::Winograd => {
+            let winograd = call.facts.winograd.as_ref();
+            let tiles = winograd.and_then(|w| prepared.winograd(grad_y.len(), w));
+            match (prepared.direct(grad_y.len()), tiles) {
+                (Some(direct), Some(tiles)) => tiles.grad_b(direct, p, a.data, grad_y, out),
+                _ => unreachable!("the Winograd row applies only with Winograd's tiles"),
+            }
+        }
         Path::SingleColumn => single::grad_b_all(p, a.data, grad_y, out),
         Path::Merged => merged::grad_b(p, a.data, grad_y, out),
         Path::InPlace | Path::Panels => gemm_path::grad_b(p, a.data, grad_y, out),

@@ -10,6 +10,7 @@
 //! transform, is computed once per call. The transform matrices are the macro's
 //! (`Facts::winograd`, derived by Cook-Toom).
 
+mod grad_b;
 #[cfg(test)]
 mod tests;
 mod transform;
@@ -260,22 +261,7 @@ impl Tiles {
         c: &mut [T],
     ) {
         let (n, channels) = (self.transforms.n, self.channels);
-        work.tiles.clear();
-        for (k, &o) in points.iter().enumerate() {
-            for ty in 0..self.tiles_h {
-                for tx in 0..self.tiles_w {
-                    let (h, w) = (ty * M, tx * M);
-                    work.tiles.push(Tile {
-                        input: direct.outer[o] + h * self.row_stride + w,
-                        output: k * per_outer + h * self.cols + w,
-                        in_rows: (self.rows + R - 1 - h).min(n),
-                        in_cols: (self.cols + R - 1 - w).min(n),
-                        out_rows: (self.rows - h).min(M),
-                        out_cols: (self.cols - w).min(M),
-                    });
-                }
-            }
-        }
+        work.tiles = self.tiles(direct, points, per_outer);
         let Work {
             v,
             d,
@@ -335,6 +321,29 @@ impl Tiles {
                 );
             }
         }
+    }
+
+    /// Every tile of the outer points `points`, whose outputs follow each other
+    /// `per_outer` apart.
+    fn tiles(&self, direct: &Direct, points: &[usize], per_outer: usize) -> Vec<Tile> {
+        let n = self.transforms.n;
+        let mut tiles = Vec::with_capacity(points.len() * self.per_point());
+        for (k, &o) in points.iter().enumerate() {
+            for ty in 0..self.tiles_h {
+                for tx in 0..self.tiles_w {
+                    let (h, w) = (ty * M, tx * M);
+                    tiles.push(Tile {
+                        input: direct.outer[o] + h * self.row_stride + w,
+                        output: k * per_outer + h * self.cols + w,
+                        in_rows: (self.rows + R - 1 - h).min(n),
+                        in_cols: (self.cols + R - 1 - w).min(n),
+                        out_rows: (self.rows - h).min(M),
+                        out_cols: (self.cols - w).min(M),
+                    });
+                }
+            }
+        }
+        tiles
     }
 
     /// One channel's 6x6 inputs of every tile of `block` into the rows of `d` (zeros

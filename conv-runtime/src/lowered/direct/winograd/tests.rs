@@ -3,7 +3,7 @@
 //! transposed kernel, and the kernels it must leave to the direct path.
 
 use crate::lowered::choose::{path_of, Pass, MIN_MACS};
-use crate::lowered::{forward, grad_a, set_min_macs, Call, Path, Tensor};
+use crate::lowered::{forward, grad_a, grad_b, set_min_macs, Call, Path, Tensor};
 use crate::Interpreter;
 use ndarray::ArrayViewD;
 
@@ -13,7 +13,7 @@ fn values(count: usize, seed: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The pass (forward, or grad_a) on the fast path on 1, 2 and 3 threads against the
+/// The pass (forward, grad_a or grad_b) on the fast path on 1, 2 and 3 threads against the
 /// interpreter, within `1e-5` of the largest value; the path it took.
 fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
     let interp = Interpreter::new(source).expect("a valid kernel");
@@ -44,7 +44,8 @@ fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
         _ => {
             let g = ArrayViewD::from_shape(y_shape.clone(), &grad_y[..]).expect("shape");
             let grads = interp.backward(&views, g).expect("backward");
-            grads.operands[plan.a]
+            let of = if pass == Pass::GradA { plan.a } else { plan.b };
+            grads.operands[of]
                 .as_standard_layout()
                 .iter()
                 .copied()
@@ -58,8 +59,8 @@ fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
             .num_threads(threads)
             .build()
             .expect("a pool");
-        // Winograd writes every element: NaN shows one it missed.
-        let fill = if path == Path::Winograd {
+        // Winograd writes every element: NaN shows one it missed (grad_b adds into zeros).
+        let fill = if path == Path::Winograd && pass != Pass::GradB {
             f32::NAN
         } else {
             0.0
@@ -77,7 +78,8 @@ fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
                 bias.as_deref(),
                 &mut got,
             ),
-            _ => grad_a(call, tensor(plan.b), &grad_y, &mut got),
+            Pass::GradA => grad_a(call, tensor(plan.b), &grad_y, &mut got),
+            _ => grad_b(call, tensor(plan.a), &grad_y, &mut got),
         });
         assert!(taken, "{source}: the fast path runs");
         let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
@@ -156,6 +158,36 @@ fn grad_of_the_input_on_winograd_tiles_matches_the_interpreter() {
     for (source, shapes) in &cases {
         assert_eq!(
             run(source, *shapes, Pass::GradA),
+            Path::Winograd,
+            "{source} {shapes:?}"
+        );
+    }
+}
+
+#[test]
+fn grad_of_the_weights_on_winograd_tiles_matches_the_interpreter() {
+    let padded = |mode: &str| {
+        conv(&format!(
+            "unfold x.h by k, pad = 1, mode = {mode}; unfold x.w by j, pad = 1, mode = {mode};"
+        ))
+    };
+    let cases: Vec<(String, [&[usize]; 2])> = vec![
+        // Remainder tiles on both axes; more than one block of tiles; 19 columns.
+        (padded("zeros"), [&[3, 16, 13, 22], &[19, 16, 3, 3]]),
+        (padded("reflect"), [&[2, 17, 9, 14], &[16, 17, 3, 3]]),
+        (
+            conv("unfold x.h by k; unfold x.w by j;"),
+            [&[2, 16, 10, 10], &[17, 16, 3, 3]],
+        ),
+        (
+            conv("unfold x.h by k, pad = (0, 2); unfold x.w by j, pad = (2, 1);"),
+            [&[1, 16, 30, 17], &[16, 16, 3, 3]],
+        ),
+        (padded("zeros"), [&[20, 16, 7, 7], &[16, 16, 3, 3]]),
+    ];
+    for (source, shapes) in &cases {
+        assert_eq!(
+            run(source, *shapes, Pass::GradB),
             Path::Winograd,
             "{source} {shapes:?}"
         );

@@ -11,9 +11,10 @@ use conv_model::winograd::Winograd;
 type Sparse = Vec<Vec<(usize, f64)>>;
 
 pub(super) struct Transforms {
-    /// `B^T` (`n x n`) and `A^T` (`m x n`), sparse; `G` (`n x r`), dense.
+    /// `B^T` (`n x n`), `A^T` (`m x n`) and `A` (`n x m`), sparse; `G` (`n x r`), dense.
     b_t: Sparse,
     a_t: Sparse,
+    a: Sparse,
     g: Vec<f64>,
     pub n: usize,
     pub m: usize,
@@ -62,9 +63,12 @@ impl Transforms {
         let f =
             |v: &[conv_model::winograd::Ratio]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
         let n = w.n();
+        let a_t = f(&w.a_t);
+        let a: Vec<f64> = (0..n * w.m).map(|i| a_t[(i % w.m) * n + i / w.m]).collect();
         Transforms {
             b_t: sparse(&f(&w.b_t), n),
-            a_t: sparse(&f(&w.a_t), n),
+            a_t: sparse(&a_t, n),
+            a: sparse(&a, w.m),
             g: f(&w.g),
             n,
             m: w.m,
@@ -143,5 +147,55 @@ impl Transforms {
                 combine(&mut y[(i * mm + j) * LANES..], &self.a_t[j], t, i * n, 1);
             }
         }
+    }
+}
+
+impl Transforms {
+    /// `Q = A g A^T` of one column's `m x m` rows of tiles of grad_y (`g`), the
+    /// gradient of `M` in `Y = A^T M A`; `t` is room for `n x m` rows, row `xi` of `Q`
+    /// goes to `q[xi * LANES..]`.
+    #[inline(always)]
+    pub fn gradient<T: Element>(&self, g: &[T], t: &mut [T], q: &mut [T]) {
+        let (n, mm) = (self.n, self.m);
+        for a in 0..n {
+            for j in 0..mm {
+                combine(&mut t[(a * mm + j) * LANES..], &self.a[a], g, j, mm);
+            }
+        }
+        for a in 0..n {
+            for b in 0..n {
+                combine(&mut q[(a * n + b) * LANES..], &self.a[b], t, a * mm, 1);
+            }
+        }
+    }
+
+    /// The gradient of the weights from the gradient of `U`, `G^T S G`: `s` holds
+    /// `S[xi]` as `[xi][row][col]` (`rows x cols` each); returns `[row][r][r][col]`.
+    pub fn weights_back<T: Element>(&self, s: &[T], rows: usize, cols: usize) -> Vec<T> {
+        let (n, r) = (self.n, self.r);
+        let mut out = vec![T::zero(); rows * r * r * cols];
+        crate::lowered::simd::vectorized(
+            #[inline(always)]
+            || {
+                for (row, out) in out.chunks_exact_mut((r * r * cols).max(1)).enumerate() {
+                    for t in 0..r * r {
+                        let (kh, kw) = (t / r, t % r);
+                        let out = &mut out[t * cols..(t + 1) * cols];
+                        for xi in 0..n * n {
+                            let coef = self.g[(xi / n) * r + kh] * self.g[(xi % n) * r + kw];
+                            if coef == 0.0 {
+                                continue;
+                            }
+                            let coef = T::from_f64(coef);
+                            let from = &s[(xi * rows + row) * cols..][..cols];
+                            for (o, &v) in out.iter_mut().zip(from) {
+                                *o = coef.mul_add(v, *o);
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        out
     }
 }
