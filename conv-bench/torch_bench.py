@@ -106,7 +106,52 @@ def time_case(torch, case, rule):
     return measure(forward, rule), measure(forward_backward, rule)
 
 
+def peak_memory(torch, case, which):
+    """Bytes of resident memory above the inputs that `which` (forward or
+    forward_backward), called twice, reaches at most: conv-bench/src/memory.rs."""
+
+    def status():
+        fields = {}
+        with open("/proc/self/status") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                fields[name] = int(value.split()[0]) * 1024 if value.strip().endswith("kB") else 0
+        return fields["VmRSS"], fields["VmHWM"]
+
+    torch.set_num_threads(1)
+    x, w, b, conv = tensors(torch, case)
+    options = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    if case.get("transposed", False):
+        options["output_padding"] = case["output_padding"]
+    xg, wg, bg = (t.detach().requires_grad_(True) for t in (x, w, b))
+    with torch.no_grad():
+        gy = torch.randn_like(conv(x, w, b, **options))
+
+    def forward():
+        with torch.no_grad():
+            conv(x, w, b, **options)
+
+    def forward_backward():
+        xg.grad = wg.grad = bg.grad = None
+        conv(xg, wg, bg, **options).backward(gy)
+
+    f = forward if which == "forward" else forward_backward
+    before, _ = status()
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    f()
+    f()
+    _, peak = status()
+    return max(peak - before, 0)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
+        import torch
+
+        request = json.loads(sys.argv[3])
+        print(peak_memory(torch, request["cases"][0], sys.argv[2]))
+        return
     request = json.load(sys.stdin)
     try:
         import torch

@@ -23,6 +23,8 @@ pub struct Document<'a> {
     pub errors: &'a [crate::accuracy::Errors],
     /// (threads, bytes per second of a large copy), and the depthwise table.
     pub bandwidths: &'a [(usize, f64)],
+    /// Peak memory of the Winograd layers' passes, ours and PyTorch's.
+    pub memory: &'a [Vec<String>],
     pub depthwise: &'a [Vec<String>],
     /// `cargo build --release --examples` from clean, if measured.
     pub build: Option<&'a Result<BuildTime, String>>,
@@ -45,6 +47,13 @@ pub const BANDWIDTH_NOTE: &str = "GB/s = the bytes a pass must move at least (ea
 it reads or writes, once) / its time; % of copy: of the bandwidth of a copy between two \
 buffers larger than the last-level cache (bytes read + written), measured in the same run \
 at the same thread count";
+
+/// How peak memory is measured.
+pub const MEMORY_NOTE: &str = "each pass in a fresh process on one thread, the resident \
+set's high-water mark over a warm-up call and a second call, above the resident set once \
+the inputs exist, in MiB (ours: the padded copy, Winograd's transforms of the inputs and \
+weights, the output; PyTorch: oneDNN's workspaces, the output, and for forward+backward \
+every gradient)";
 
 /// How Winograd's rounding is measured.
 pub const ACCURACY_NOTE: &str = "the largest error of each pass on Winograd's tiles, \
@@ -132,6 +141,10 @@ pub fn markdown(doc: &Document) -> String {
     out += &report::markdown(doc.depthwise);
     out += &format!("\n## Winograd's rounding\n\nThe {ACCURACY_NOTE}.\n\n");
     out += &report::markdown(&crate::accuracy::table(doc.errors));
+    if doc.memory.len() > 1 {
+        out += &format!("\n## Peak memory\n\nMeasured for {MEMORY_NOTE}.\n\n");
+        out += &report::markdown(doc.memory);
+    }
     out += "\n## Times\n\n";
     out += &report::markdown(&report::times_table(doc.rows));
     out += "\n## Cost of compiling\n\n";
@@ -250,6 +263,7 @@ mod tests {
             errors: &[],
             bandwidths: &[(1, 10e9)],
             depthwise: &[],
+            memory: &[],
             build: Some(&Ok(BuildTime {
                 wall: 83.4,
                 cpu: Some(150.2),

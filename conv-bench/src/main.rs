@@ -9,6 +9,7 @@ mod chart;
 mod compile_cost;
 mod document;
 mod machine;
+mod memory;
 mod options;
 mod peak;
 mod report;
@@ -33,6 +34,10 @@ fn main() -> ExitCode {
     };
     if options.help {
         println!("{}", options::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if let [case, pass] = &options.memory_probe[..] {
+        memory_probe(case, pass);
         return ExitCode::SUCCESS;
     }
     if let Some(pass) = &options.profile {
@@ -60,6 +65,26 @@ fn profile(options: &Options, pass: &str) {
             call();
         }
         println!("{}: {pass} x {}", case.name, options.repeats);
+    }
+}
+
+/// Prints the peak memory of one pass of one case, on one thread ([`memory`]).
+fn memory_probe(name: &str, pass: &str) {
+    let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else {
+        return;
+    };
+    // The cases are built inside the pool: their closures are not Send.
+    let bytes = pool.install(|| {
+        let case = cases::all().into_iter().find(|c| c.name == name)?;
+        let call = match pass {
+            "forward" => &case.forward,
+            "grad_x" => &case.grad_x,
+            _ => &case.grad_weight_bias,
+        };
+        memory::peak_above_now(call)
+    });
+    if let Some(bytes) = bytes {
+        println!("{bytes}");
     }
 }
 
@@ -209,6 +234,30 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
         .collect();
     print!("{}", report::text(&accuracy::table(&errors)));
 
+    // Peak memory of the layers with a pass on Winograd's tiles, one process per pass.
+    let memory_rows: Vec<_> = if options.quick {
+        Vec::new()
+    } else {
+        selected_cases(options)
+            .iter()
+            .filter(|c| errors.iter().any(|e| e.case == c.name))
+            .map(|c| {
+                let ours = memory::OURS.map(|pass| memory::ours(c, pass));
+                let torch = memory::TORCH.map(|pass| {
+                    options
+                        .torch
+                        .then(|| memory::torch(&options.python, &options.torch_script, c, pass))?
+                });
+                (c.name, ours, torch)
+            })
+            .collect()
+    };
+    let memory_table = memory::table(&memory_rows);
+    if !memory_rows.is_empty() {
+        println!("\npeak memory (MiB): {}", document::MEMORY_NOTE);
+        print!("{}", report::text(&memory_table));
+    }
+
     // The load at the end of the measurements of kernels, before the build below, which
     // loads every CPU itself.
     let load = (load_at_start, machine::load_average());
@@ -242,6 +291,7 @@ fn run(options: &Options) -> Result<(), Box<dyn Error>> {
             torch: &version,
             costs: &costs,
             errors: &errors,
+            memory: &memory_table,
             bandwidths: &bandwidths,
             depthwise: &depthwise,
             build: build.as_ref(),

@@ -22,6 +22,10 @@ usage: cargo run --release -p conv-bench -- [OPTIONS]
   --repeats N        calls per pass with --profile (default 10)
   --rounds N         run the whole set N times, ours and PyTorch's in turn, and keep each
                      figure's best round (default 3, 1 with --quick)
+  --memory-probe CASE PASS
+                     no timing: print the peak memory in bytes of PASS (forward, grad_x
+                     or grad_w+b) of CASE on one thread (the full run calls this in a
+                     fresh process for each pass of the layers on Winograd's tiles)
   --help             this text";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +44,8 @@ pub struct Options {
     pub profile: Option<String>,
     pub repeats: usize,
     pub rounds: Option<usize>,
+    /// `[case, pass]` for `--memory-probe`, else empty.
+    pub memory_probe: Vec<String>,
 }
 
 impl Options {
@@ -65,6 +71,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
         profile: None,
         repeats: 10,
         rounds: None,
+        memory_probe: Vec::new(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -106,6 +113,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                     ));
                 }
                 options.profile = Some(pass);
+            }
+            "--memory-probe" => {
+                options.memory_probe = vec![value("--memory-probe")?, value("--memory-probe")?];
             }
             "--repeats" => {
                 let n = value("--repeats")?;
