@@ -4,11 +4,13 @@
 //!
 //! Tiles are processed [`LANES`] at a time, fused so that they stay in cache: the input
 //! transform of the block's tiles for every channel (`V`, 36 rows of channels x tiles),
-//! then, for each few output channels, the 36 products `M[xi] = U[xi] V[xi]` in the
-//! direct kernel's register tile (channels x 64 lanes, here tiles instead of positions)
-//! and the output transform, written straight to the output. `U`, the weights'
+//! then for each of the 36 coefficients the products `M[xi] = U[xi] V[xi]` of every
+//! output channel, in the direct kernel's register tile (output channels x 64 lanes,
+//! here tiles instead of positions) while `V[xi]` stays in L1, then each output
+//! channel's output transform, written straight to the output. `U`, the weights'
 //! transform, is computed once per call. The transform matrices are the macro's
-//! (`Facts::winograd`, derived by Cook-Toom).
+//! (`Facts::winograd`, derived by Cook-Toom); `grad_b` runs the weights' gradient on
+//! the same tiles.
 
 mod grad_b;
 #[cfg(test)]
