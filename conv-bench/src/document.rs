@@ -139,7 +139,7 @@ pub fn markdown(doc: &Document) -> String {
     out.pop();
     out += &format!(". {BANDWIDTH_NOTE}.\n\n");
     out += &report::markdown(doc.depthwise);
-    out += &format!("\n## Winograd's rounding\n\nThe {ACCURACY_NOTE}.\n\n");
+    out += &format!("\n## Winograd's rounding\n\nMeasured as {ACCURACY_NOTE}.\n\n");
     out += &report::markdown(&crate::accuracy::table(doc.errors));
     if doc.memory.len() > 1 {
         out += &format!("\n## Peak memory\n\nMeasured for {MEMORY_NOTE}.\n\n");
