@@ -5,7 +5,8 @@
 //! against the textbook scatter loop and one value by hand, and its input gradient
 //! against the forward pass of the stride-2 convolution with the same weight, the layer
 //! it transposes (which maps both 2n and 2n - 1 back to n: that is the ambiguity
-//! `output_padding` settles).
+//! `output_padding` settles), and its weight and bias gradients against loops written
+//! out by hand.
 //!
 //! tests/transposed_conv_example.rs runs `main` as a test too (`cargo test`).
 
@@ -154,5 +155,30 @@ pub fn main() -> Result<(), conv_kernels::ShapeError> {
     let sums = grad_y.sum_axis(Axis(0)).sum_axis(Axis(1)).sum_axis(Axis(1));
     assert_eq!(grads.bias, sums);
     println!("grad_bias = {}", grads.bias);
+    // The weight's gradient meets each input value with the grad_y values it scattered
+    // onto: grad_weight[c, d, k, l] = sum over n, a, b of x[n, c, a, b] *
+    // grad_y[n, d, 2a + k - 1, 2b + l - 1], where that lies inside.
+    let mut grad_weight = Array4::<f32>::zeros(weight.dim());
+    for ((n, c, a, b), &v) in x.indexed_iter() {
+        for ((_, d, k, l), g) in grad_weight
+            .slice_mut(s![c..c + 1, .., .., ..])
+            .indexed_iter_mut()
+        {
+            let (p, q) = ((2 * a + k) as isize - 1, (2 * b + l) as isize - 1);
+            if (0..10).contains(&p) && (0..10).contains(&q) {
+                *g += v * grad_y[[n, d, p as usize, q as usize]];
+            }
+        }
+    }
+    for (got, want) in grads.weight.iter().zip(&grad_weight) {
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{got} against {want}"
+        );
+    }
+    println!(
+        "grad_weight[0, 0] = {} (equal to the scatter loop's)",
+        grads.weight.slice(s![0, 0, .., ..])
+    );
     Ok(())
 }

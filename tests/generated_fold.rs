@@ -110,6 +110,19 @@ fn the_into_variants_write_the_output_s_shape() {
     let mut grad_x = Array3::zeros((2, 3, 6));
     up1d::grad_x_into([2, 3, 6], &w, &y, grad_x.view_mut()).unwrap();
     assert_eq!(grad_x, up1d::grad_x([2, 3, 6], &w, &y).unwrap());
+    let mut grad_weight = Array3::zeros((3, 2, 4));
+    up1d::grad_weight_into(&x, [3, 2, 4], &y, grad_weight.view_mut()).unwrap();
+    assert_eq!(grad_weight, up1d::grad_weight(&x, [3, 2, 4], &y).unwrap());
+    // The bias's gradient sums grad_y over the images and the folded axis.
+    let mut grad_bias = ndarray::Array1::zeros(2);
+    up1d::grad_bias_into(&y, grad_bias.view_mut()).unwrap();
+    let sums = y.sum_axis(ndarray::Axis(0)).sum_axis(ndarray::Axis(1));
+    for (got, want) in grad_bias.iter().zip(&sums) {
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{got} against {want}"
+        );
+    }
     // An output of the view's length along i is the wrong shape.
     let mut wrong = Array3::zeros((2, 2, 6));
     let error = up1d::forward_into(&x, &w, &bias, wrong.view_mut()).unwrap_err();
