@@ -52,24 +52,19 @@ pub(super) fn apply(
                 }
             }
             Statement::Bias { keyword, axis } => {
-                if bias_seen {
-                    errors.push(*keyword, "a kernel has one bias: remove this second `bias`");
+                let second = "a kernel has one bias: remove this second `bias`";
+                if !first(&mut bias_seen, *keyword, second, errors) {
                     continue;
                 }
-                bias_seen = true;
                 if let Some(letter) = known_axis(axis, kernel, errors) {
                     bias = Some((letter, axis.loc));
                 }
             }
             Statement::Dtype { keyword, name } => {
-                if dtype_seen {
-                    errors.push(
-                        *keyword,
-                        "the element type is already chosen: remove this second `dtype`",
-                    );
+                let second = "the element type is already chosen: remove this second `dtype`";
+                if !first(&mut dtype_seen, *keyword, second, errors) {
                     continue;
                 }
-                dtype_seen = true;
                 match name.value.as_str() {
                     "f32" => kernel.dtype = Dtype::F32,
                     "f64" => kernel.dtype = Dtype::F64,
@@ -82,14 +77,10 @@ pub(super) fn apply(
                 }
             }
             Statement::Algorithm { keyword, name } => {
-                if algorithm_seen {
-                    errors.push(
-                        *keyword,
-                        "the algorithm is already chosen: remove this second `algorithm`",
-                    );
+                let second = "the algorithm is already chosen: remove this second `algorithm`";
+                if !first(&mut algorithm_seen, *keyword, second, errors) {
                     continue;
                 }
-                algorithm_seen = true;
                 match name.value.as_str() {
                     "auto" => kernel.algorithm = Algorithm::Auto,
                     "direct" => kernel.algorithm = Algorithm::Direct,
@@ -105,6 +96,17 @@ pub(super) fn apply(
         }
     }
     (size_locs, bias)
+}
+
+/// Whether a statement that a kernel has at most once is the first of its kind (and
+/// marks it `seen`); a second is the error `second` at its keyword.
+fn first(seen: &mut bool, keyword: Loc, second: &str, errors: &mut Errors) -> bool {
+    if *seen {
+        errors.push(keyword, second);
+        return false;
+    }
+    *seen = true;
+    true
 }
 
 /// The letter of an axis named in a statement, if it is one letter and in the spec.

@@ -50,8 +50,8 @@ pub enum Path {
     LoopNest,
     /// The direct kernel: a padded copy, every tap a shifted stretch of it.
     Direct,
-    /// The direct kernel's product on Winograd's `F(4x4, 3x3)` tiles (the forward pass,
-    /// or grad_a as the transposed kernel's forward).
+    /// The direct kernel's product on Winograd's `F(4x4, 3x3)` tiles: the forward pass,
+    /// grad_b, and grad_a as the transposed kernel's forward.
     Winograd,
     /// grad_a as a forward convolution of grad_y, by the direct kernel.
     Transposed,

@@ -77,12 +77,8 @@ pub fn forward<T: Element>(
             return true;
         }
         Path::Winograd => {
-            let (Some(direct), Some(w)) = (prepared.direct(out.len()), &call.facts.winograd) else {
-                unreachable!("the Winograd row applies only with a direct kernel")
-            };
-            let Some(tiles) = prepared.winograd(out.len(), w) else {
-                unreachable!("the Winograd row applies only with Winograd's tiles")
-            };
+            let (direct, tiles) =
+                prepared.direct_and_tiles(out.len(), call.facts.winograd.as_ref());
             let bias = bias.map(|(axis, values)| direct::OutputBias {
                 inner: bias::inner(&kernel.output, &p.layout.len, axis),
                 values,
@@ -122,12 +118,9 @@ pub fn grad_b<T: Element>(call: Call<'_>, a: Tensor<T>, grad_y: &[T], out: &mut 
             None => unreachable!("the direct row applies only with a direct kernel"),
         },
         Path::Winograd => {
-            let winograd = call.facts.winograd.as_ref();
-            let tiles = winograd.and_then(|w| prepared.winograd(grad_y.len(), w));
-            match (prepared.direct(grad_y.len()), tiles) {
-                (Some(direct), Some(tiles)) => tiles.grad_b(direct, p, a.data, grad_y, out),
-                _ => unreachable!("the Winograd row applies only with Winograd's tiles"),
-            }
+            let (direct, tiles) =
+                prepared.direct_and_tiles(grad_y.len(), call.facts.winograd.as_ref());
+            tiles.grad_b(direct, p, a.data, grad_y, out)
         }
         Path::SingleColumn => single::grad_b_all(p, a.data, grad_y, out),
         Path::Merged => merged::grad_b(p, a.data, grad_y, out),

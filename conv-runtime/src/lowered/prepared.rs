@@ -40,6 +40,16 @@ impl Prepared {
             .get_or_init(|| Tiles::new(self.direct(out_len)?, &self.product, w))
             .as_ref()
     }
+
+    /// The direct kernel and its Winograd tiles, for a pass the choice table sent to
+    /// Winograd's row (which holds only when both exist).
+    pub fn direct_and_tiles(&self, out_len: usize, w: Option<&Winograd>) -> (&Direct, &Tiles) {
+        let tiles = w.and_then(|w| self.winograd(out_len, w));
+        match (self.direct(out_len), tiles) {
+            (Some(direct), Some(tiles)) => (direct, tiles),
+            _ => unreachable!("the Winograd row applies only with Winograd's tiles"),
+        }
+    }
 }
 
 /// What a prepared product depends on. The kernel is compared by value: an interpreter's

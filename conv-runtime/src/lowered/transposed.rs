@@ -58,19 +58,18 @@ pub(crate) fn grad_a<T: Element>(
     grad_y: &[T],
     out: &mut [T],
 ) {
-    let Some(direct) = transposed.direct(out.len()) else {
-        unreachable!("`prepare` checked the direct kernel")
-    };
     // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
     let taps: Vec<char> = call.kernel().windows.iter().map(|w| w.window).collect();
     let packed = transposed.product.pack_b(b, true, &taps);
-    let tiles = (call.facts.winograd.as_ref())
-        .filter(|_| path == Path::Winograd)
-        .and_then(|w| transposed.winograd(out.len(), w));
-    match tiles {
-        Some(tiles) => tiles.forward(direct, &transposed.product, grad_y, &packed[0], None, out),
-        None => direct.forward(&transposed.product, grad_y, &packed, None, out),
+    let p = &transposed.product;
+    if path == Path::Winograd {
+        let (direct, tiles) = transposed.direct_and_tiles(out.len(), call.facts.winograd.as_ref());
+        return tiles.forward(direct, p, grad_y, &packed[0], None, out);
     }
+    let Some(direct) = transposed.direct(out.len()) else {
+        unreachable!("`prepare` checked the direct kernel")
+    };
+    direct.forward(p, grad_y, &packed, None, out)
 }
 
 #[cfg(test)]
