@@ -68,10 +68,58 @@ pub trait Zmm: Copy {
     fn store(token: Token, to: &mut [Self], value: Self::Reg);
     /// `a * b + c`, one rounding per lane.
     fn fma(token: Token, a: Self::Reg, b: Self::Reg, c: Self::Reg) -> Self::Reg;
+    /// Lane `l` of the result is lane `index(l)` of `a` followed by `b` (one
+    /// `vpermt2ps`/`vpermt2pd`; `index` is inlined to constants).
+    fn permute2(
+        token: Token,
+        a: Self::Reg,
+        b: Self::Reg,
+        index: impl Fn(usize) -> usize,
+    ) -> Self::Reg;
+    /// The first `count` lanes of `new`, the others of `old`.
+    fn select_first(token: Token, count: usize, new: Self::Reg, old: Self::Reg) -> Self::Reg;
+
+    /// Four registers holding four values of each of `LANES` items, item by item
+    /// (`a0 b0 c0 d0 a1 b1 ...`), as four registers of one value of every item (`a0 a1
+    /// ...`, then the `b`s, ...): eight permutes instead of `4 x LANES` scalar moves.
+    #[inline(always)]
+    fn deinterleave4(token: Token, regs: [Self::Reg; 4]) -> [Self::Reg; 4] {
+        let (n, h) = (Self::LANES, Self::LANES / 2);
+        // Per pair of registers (`h` items): values `v` and `v + 1`, a half each.
+        let pair = |x, y, v: usize| Self::permute2(token, x, y, |l| 4 * (l % h) + v + l / h);
+        let (ab_first, cd_first) = (pair(regs[0], regs[1], 0), pair(regs[0], regs[1], 2));
+        let (ab_last, cd_last) = (pair(regs[2], regs[3], 0), pair(regs[2], regs[3], 2));
+        let low = |l: usize| if l < h { l } else { n + l - h };
+        let high = |l: usize| if l < h { l + h } else { n + l };
+        [
+            Self::permute2(token, ab_first, ab_last, low),
+            Self::permute2(token, ab_first, ab_last, high),
+            Self::permute2(token, cd_first, cd_last, low),
+            Self::permute2(token, cd_first, cd_last, high),
+        ]
+    }
+
+    /// The inverse of [`Zmm::deinterleave4`].
+    #[inline(always)]
+    fn interleave4(token: Token, regs: [Self::Reg; 4]) -> [Self::Reg; 4] {
+        let (n, h, q) = (Self::LANES, Self::LANES / 2, Self::LANES / 4);
+        // Values `v` and `v + 1` of half of the items (`w`), item by item.
+        let pair = |x, y, w: usize| Self::permute2(token, x, y, |l| (l % 2) * n + w * h + l / 2);
+        let ab = [pair(regs[0], regs[1], 0), pair(regs[0], regs[1], 1)];
+        let cd = [pair(regs[2], regs[3], 0), pair(regs[2], regs[3], 1)];
+        let out = |v: usize| {
+            let index = |l: usize| (l % 4 / 2) * n + 2 * ((v % 2) * q + l / 4) + l % 2;
+            Self::permute2(token, ab[v / 2], cd[v / 2], index)
+        };
+        [out(0), out(1), out(2), out(3)]
+    }
 }
 
 macro_rules! zmm_for {
-    ($t:ty, $reg:ident, $lanes:literal, $splat:ident, $fma:ident) => {
+    (
+        $t:ty, $reg:ident, $lanes:literal, $splat:ident, $fma:ident,
+        $raw:ident, $index:ty, $permute:ident, $select:ident, $mask:ident, $bits:ty
+    ) => {
         #[cfg(target_arch = "x86_64")]
         impl Zmm for $t {
             type Reg = pulp::$reg;
@@ -95,6 +143,39 @@ macro_rules! zmm_for {
             fn fma(token: Token, a: Self::Reg, b: Self::Reg, c: Self::Reg) -> Self::Reg {
                 token.$fma(a, b, c)
             }
+            #[inline(always)]
+            fn permute2(
+                token: Token,
+                a: Self::Reg,
+                b: Self::Reg,
+                index: impl Fn(usize) -> usize,
+            ) -> Self::Reg {
+                use pulp::bytemuck::cast;
+                let mut lanes = [0 as $index; $lanes];
+                for (l, lane) in lanes.iter_mut().enumerate() {
+                    *lane = index(l) as $index;
+                }
+                let r: std::arch::x86_64::$raw = token.avx512f.$permute(
+                    cast(a),
+                    cast::<_, std::arch::x86_64::__m512i>(lanes),
+                    cast(b),
+                );
+                cast(r)
+            }
+            #[inline(always)]
+            fn select_first(
+                token: Token,
+                count: usize,
+                new: Self::Reg,
+                old: Self::Reg,
+            ) -> Self::Reg {
+                let mask = if count >= $lanes {
+                    <$bits>::MAX
+                } else {
+                    (1 << count) - 1
+                };
+                token.$select(pulp::$mask(mask), new, old)
+            }
         }
 
         #[cfg(not(target_arch = "x86_64"))]
@@ -113,11 +194,46 @@ macro_rules! zmm_for {
             fn fma(token: Token, _: Self::Reg, _: Self::Reg, _: Self::Reg) -> Self::Reg {
                 match token {}
             }
+            fn permute2(
+                token: Token,
+                _: Self::Reg,
+                _: Self::Reg,
+                _: impl Fn(usize) -> usize,
+            ) -> Self::Reg {
+                match token {}
+            }
+            fn select_first(token: Token, _: usize, _: Self::Reg, _: Self::Reg) -> Self::Reg {
+                match token {}
+            }
         }
     };
 }
-zmm_for!(f32, f32x16, 16, splat_f32x16, mul_add_f32x16);
-zmm_for!(f64, f64x8, 8, splat_f64x8, mul_add_f64x8);
+zmm_for!(
+    f32,
+    f32x16,
+    16,
+    splat_f32x16,
+    mul_add_f32x16,
+    __m512,
+    i32,
+    _mm512_permutex2var_ps,
+    select_f32x16,
+    b16,
+    u16
+);
+zmm_for!(
+    f64,
+    f64x8,
+    8,
+    splat_f64x8,
+    mul_add_f64x8,
+    __m512d,
+    i64,
+    _mm512_permutex2var_pd,
+    select_f64x8,
+    b8,
+    u8
+);
 
 /// Registers per row of a tile: a tile row is at most 128 f32 lanes.
 pub(crate) const MAX_REGS: usize = 8;
@@ -191,5 +307,39 @@ pub(crate) fn copy_add<T: Element>(token: Token, dst: &mut [T], src: &[T], b: Op
             Some(b) => s + b,
             None => s,
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Element + From<u16> + std::fmt::Debug>(token: Token) {
+        let n = T::LANES;
+        let items: Vec<T> = (0..4 * n as u16).map(T::from).collect();
+        let regs: [T::Reg; 4] = std::array::from_fn(|r| T::load(token, &items[r * n..]));
+        let values = T::deinterleave4(token, regs);
+        for (v, reg) in values.iter().enumerate() {
+            let mut lanes = vec![T::zero(); n];
+            T::store(token, &mut lanes, *reg);
+            let want: Vec<T> = (0..n).map(|k| T::from((4 * k + v) as u16)).collect();
+            assert_eq!(lanes, want, "value {v} of every item");
+        }
+        let back = T::interleave4(token, values);
+        let mut lanes = vec![T::zero(); 4 * n];
+        for (r, reg) in back.iter().enumerate() {
+            T::store(token, &mut lanes[r * n..], *reg);
+        }
+        assert_eq!(lanes, items);
+    }
+
+    #[test]
+    fn deinterleave4_gathers_every_fourth_lane_and_interleave4_undoes_it() {
+        let Some(token) = token() else {
+            eprintln!("no AVX-512 on this CPU: nothing to test");
+            return;
+        };
+        round_trip::<f32>(token);
+        round_trip::<f64>(token);
     }
 }

@@ -10,7 +10,7 @@
 //! parallel over channels and columns, the products over coefficients. Every sum is
 //! then in the same order on any number of threads.
 
-use super::{runs, Tile, Tiles, LANES, M, R};
+use super::{runs, Tiles, LANES, M, R};
 use crate::lowered::direct::Direct;
 use crate::lowered::gemm::{gemm, Matrix, MatrixMut};
 use crate::lowered::product::Product;
@@ -45,7 +45,7 @@ impl Tiles {
         scratch::with(|padded: &mut Vec<T>| {
             direct.pad(&p.layout, a, padded);
             for block in tiles.chunks(LANES) {
-                runs(block, n, &mut runs_of_block);
+                runs(block, n, M * self.dilation[1], &mut runs_of_block);
                 let runs_of_block = &runs_of_block;
                 v.par_chunks_mut(v_len).enumerate().for_each_init(
                     || {
@@ -74,10 +74,12 @@ impl Tiles {
                     },
                     |(g, t), (col, q)| {
                         let column = &grad_y[col * direct.column_stride..];
-                        self.gather_gradient(block, column, g);
                         vectorized(
                             #[inline(always)]
-                            || self.transforms.gradient(g, t, q),
+                            || {
+                                self.gather_gradient(block, runs_of_block, column, g);
+                                self.transforms.gradient(g, t, q)
+                            },
                         )
                     },
                 );
@@ -110,19 +112,5 @@ impl Tiles {
         });
         let sums = self.transforms.weights_back(&s, channels, cols);
         p.add_to_b(&[sums], out);
-    }
-
-    /// One column's 4x4 values of grad_y (`column`: the column's plane of the first
-    /// outer point) of every tile of `block` into the rows of `g` (zeros outside).
-    fn gather_gradient<T: Element>(&self, block: &[Tile], column: &[T], g: &mut [T]) {
-        g.iter_mut().for_each(|x| *x = T::zero());
-        for (l, tile) in block.iter().enumerate() {
-            for i in 0..tile.out_rows {
-                let from = &column[tile.output + i * self.cols..][..tile.out_cols];
-                for (j, &x) in from.iter().enumerate() {
-                    g[(i * M + j) * LANES + l] = x;
-                }
-            }
-        }
     }
 }

@@ -1,6 +1,9 @@
 //! Winograd's `F(4x4, 3x3)` for the direct kernel's 3x3 windows of stride 1 (f32): each
 //! 4x4 block of outputs of a channel comes from a 6x6 block of `P` (the padded copy)
 //! with 36 multiplications per input channel instead of 144 (Lavin and Gray 2015).
+//! With dilation `D` along an axis, a tile's outputs and inputs are `D` apart along it:
+//! the outputs of one phase (positions `p + D * i`) are a dense convolution of that
+//! phase's inputs, so tiles are laid out phase by phase.
 //!
 //! Tiles are processed [`LANES`] at a time, fused so that they stay in cache: the input
 //! transform of the block's tiles for every channel (`V`, 36 rows of channels x tiles),
@@ -12,6 +15,7 @@
 //! (`Facts::winograd`, derived by Cook-Toom); `grad_b` runs the weights' gradient on
 //! the same tiles.
 
+mod gather;
 mod grad_b;
 #[cfg(test)]
 mod tests;
@@ -48,9 +52,9 @@ pub(crate) struct Tiles {
     rows: usize,
     cols: usize,
     row_stride: usize,
+    /// The windows' dilation along the rows and the columns.
+    dilation: [usize; 2],
     channels: usize,
-    tiles_h: usize,
-    tiles_w: usize,
     /// `c * LANES` for every channel: where each channel's row of tiles is in `V[xi]`.
     offsets: Vec<usize>,
     transforms: Transforms,
@@ -75,8 +79,9 @@ impl Tile {
     }
 }
 
-/// The runs of whole tiles of `block` that follow each other along a row of tiles.
-fn runs(block: &[Tile], n: usize, runs: &mut Vec<Range<usize>>) {
+/// The runs of whole tiles of `block` that follow each other along a row of tiles,
+/// `step` apart (`M` times the columns' dilation).
+fn runs(block: &[Tile], n: usize, step: usize, runs: &mut Vec<Range<usize>>) {
     runs.clear();
     for (l, tile) in block.iter().enumerate() {
         if !tile.whole(n) {
@@ -85,8 +90,8 @@ fn runs(block: &[Tile], n: usize, runs: &mut Vec<Range<usize>>) {
         match runs.last_mut() {
             Some(run)
                 if run.end == l
-                    && block[l - 1].input + M == tile.input
-                    && block[l - 1].output + M == tile.output =>
+                    && block[l - 1].input + step == tile.input
+                    && block[l - 1].output + step == tile.output =>
             {
                 run.end += 1
             }
@@ -111,7 +116,8 @@ struct Work<T> {
 
 impl Tiles {
     /// The plan, if `direct` runs a product of 3x3 windows of stride 1 on two axes,
-    /// one batch point (no groups), its taps `[channel][row][column]` in `P`.
+    /// one batch point (no groups), its taps `[channel][row][column]` in `P`, each
+    /// window's taps equally spaced (its dilation).
     pub fn new(direct: &Direct, p: &Product, w: &Winograd) -> Option<Tiles> {
         let transforms = Transforms::new(w);
         let fits = (w.m, w.r) == (M, R)
@@ -125,16 +131,25 @@ impl Tiles {
             return None;
         }
         let (rows, cols) = (direct.rows.len(), direct.run_len);
+        // The taps of channel 0 give the dilations: a column apart, a row apart.
+        let (dw, below) = match direct.taps[..] {
+            [t0, t1, _, t3, ..] if t1 > t0 && t3 > t0 => (t1 - t0, t3 - t0),
+            _ => return None,
+        };
         let row_stride = match direct.rows[..] {
             [first, second, ..] => second - first,
-            _ => cols + R - 1,
+            _ => cols + dw * (R - 1),
         };
-        let rows_fit = row_stride >= cols + R - 1
+        if row_stride == 0 || below % row_stride != 0 {
+            return None;
+        }
+        let dh = below / row_stride;
+        let rows_fit = row_stride >= cols + dw * (R - 1)
             && (direct.rows.iter().enumerate()).all(|(r, &at)| at == r * row_stride);
         let taps_fit = direct
             .taps
             .chunks_exact(R * R)
-            .all(|t| (0..R * R).all(|k| t[k] == t[0] + (k / R) * row_stride + k % R));
+            .all(|t| (0..R * R).all(|k| t[k] == t[0] + (k / R) * dh * row_stride + (k % R) * dw));
         if !rows_fit || !taps_fit || rows == 0 || cols == 0 {
             return None;
         }
@@ -143,17 +158,27 @@ impl Tiles {
             rows,
             cols,
             row_stride,
+            dilation: [dh, dw],
             channels,
-            tiles_h: rows.div_ceil(M),
-            tiles_w: cols.div_ceil(M),
             offsets: (0..channels).map(|c| c * LANES).collect(),
             transforms,
         })
     }
 
+    /// Per phase of the rows and of the columns: its first output position, its
+    /// outputs, and its tiles (phases without outputs left out).
+    fn phases(len: usize, dilation: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+        (0..dilation.min(len)).map(move |phase| {
+            let outputs = (len - phase).div_ceil(dilation);
+            (phase, outputs, outputs.div_ceil(M))
+        })
+    }
+
     /// Tiles of one outer point.
     pub fn per_point(&self) -> usize {
-        self.tiles_h * self.tiles_w
+        let [dh, dw] = self.dilation;
+        let tiles = |len, d| Self::phases(len, d).map(|(_, _, t)| t).sum::<usize>();
+        tiles(self.rows, dh) * tiles(self.cols, dw)
     }
 
     /// `C = A * B` (+ `bias`), as [`Direct::forward`] computes it.
@@ -283,7 +308,7 @@ impl Tiles {
         m.resize(n * n * width * LANES, T::zero());
         y.resize(M * M * LANES, T::zero());
         for block in tiles.chunks(LANES) {
-            runs(block, n, block_runs);
+            runs(block, n, M * self.dilation[1], block_runs);
             vectorized(
                 #[inline(always)]
                 || {
@@ -329,57 +354,33 @@ impl Tiles {
     }
 
     /// Every tile of the outer points `points`, whose outputs follow each other
-    /// `per_outer` apart.
+    /// `per_outer` apart: phase by phase, each phase's tiles row by row.
     fn tiles(&self, direct: &Direct, points: &[usize], per_outer: usize) -> Vec<Tile> {
         let n = self.transforms.n;
+        let [dh, dw] = self.dilation;
         let mut tiles = Vec::with_capacity(points.len() * self.per_point());
         for (k, &o) in points.iter().enumerate() {
-            for ty in 0..self.tiles_h {
-                for tx in 0..self.tiles_w {
-                    let (h, w) = (ty * M, tx * M);
-                    tiles.push(Tile {
-                        input: direct.outer[o] + h * self.row_stride + w,
-                        output: k * per_outer + h * self.cols + w,
-                        in_rows: (self.rows + R - 1 - h).min(n),
-                        in_cols: (self.cols + R - 1 - w).min(n),
-                        out_rows: (self.rows - h).min(M),
-                        out_cols: (self.cols - w).min(M),
-                    });
-                }
-            }
-        }
-        tiles
-    }
-
-    /// One channel's 6x6 inputs of every tile of `block` into the rows of `d` (zeros
-    /// past the padded plane and for lanes without a tile).
-    #[inline(always)]
-    fn gather<T: Element>(&self, block: &[Tile], runs: &[Range<usize>], plane: &[T], d: &mut [T]) {
-        let n = self.transforms.n;
-        if block.len() < LANES || block.iter().any(|t| !t.whole(n)) {
-            d.iter_mut().for_each(|x| *x = T::zero());
-        }
-        for run in runs {
-            // Consecutive tiles of one row of tiles: every M-th element of `P`'s rows.
-            let first = block[run.start].input;
-            for i in 0..n {
-                for j in 0..n {
-                    let to = &mut d[(i * n + j) * LANES + run.start..][..run.len()];
-                    let from = &plane[first + i * self.row_stride + j..];
-                    for (k, x) in to.iter_mut().enumerate() {
-                        *x = from[k * M];
+            for (ph, rows, tiles_h) in Self::phases(self.rows, dh) {
+                for (pw, cols, tiles_w) in Self::phases(self.cols, dw) {
+                    for ty in 0..tiles_h {
+                        for tx in 0..tiles_w {
+                            // The tile's first output, in the phase and in the plane.
+                            let (i, j) = (ty * M, tx * M);
+                            let (h, w) = (ph + i * dh, pw + j * dw);
+                            tiles.push(Tile {
+                                input: direct.outer[o] + h * self.row_stride + w,
+                                output: k * per_outer + h * self.cols + w,
+                                in_rows: (rows + R - 1 - i).min(n),
+                                in_cols: (cols + R - 1 - j).min(n),
+                                out_rows: (rows - i).min(M),
+                                out_cols: (cols - j).min(M),
+                            });
+                        }
                     }
                 }
             }
         }
-        for (l, tile) in block.iter().enumerate().filter(|(_, t)| !t.whole(n)) {
-            for i in 0..tile.in_rows {
-                let from = tile.input + i * self.row_stride;
-                for (j, &x) in plane[from..from + tile.in_cols].iter().enumerate() {
-                    d[(i * n + j) * LANES + l] = x;
-                }
-            }
-        }
+        tiles
     }
 
     /// `acc[col][lane] = sum over channels of U[channel][col] * V[channel][lane]` for
@@ -406,38 +407,5 @@ impl Tiles {
             ),
         }
         W
-    }
-
-    /// One column's 4x4 outputs of every tile of `block` (`y`, rows of lanes) plus
-    /// `bias`, into the column's part of the output `c`.
-    #[inline(always)]
-    fn scatter<T: Element>(
-        &self,
-        block: &[Tile],
-        runs: &[Range<usize>],
-        y: &[T],
-        bias: T,
-        c: &mut [T],
-    ) {
-        let n = self.transforms.n;
-        for run in runs {
-            let first = block[run.start].output;
-            for i in 0..M {
-                let to = &mut c[first + i * self.cols..][..M * run.len()];
-                for (k, out) in to.chunks_exact_mut(M).enumerate() {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        *o = y[(i * M + j) * LANES + run.start + k] + bias;
-                    }
-                }
-            }
-        }
-        for (l, tile) in block.iter().enumerate().filter(|(_, t)| !t.whole(n)) {
-            for i in 0..tile.out_rows {
-                let to = tile.output + i * self.cols;
-                for (j, o) in c[to..to + tile.out_cols].iter_mut().enumerate() {
-                    *o = y[(i * M + j) * LANES + l] + bias;
-                }
-            }
-        }
     }
 }

@@ -98,6 +98,30 @@ fn conv(windows: &str) -> String {
     format!("c(x, w) = \"nchwkj,dckj->ndhw\" {{ {windows} size k = 3, j = 3; bias d; }}")
 }
 
+/// Dilated windows: tiles phase by phase, `D` apart. Phases of unequal lengths (odd
+/// extents), a dilation along one axis only, and phases with remainder tiles.
+fn dilated() -> Vec<(String, [&'static [usize]; 2])> {
+    vec![
+        (
+            conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"),
+            [&[2, 16, 21, 19], &[17, 16, 3, 3]],
+        ),
+        // Phases of 70 columns: 17 and 18 tiles a row, a register of them at once.
+        (
+            conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"),
+            [&[1, 16, 9, 140], &[16, 16, 3, 3]],
+        ),
+        (
+            conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 3, dilation = 3;"),
+            [&[1, 16, 13, 40], &[16, 16, 3, 3]],
+        ),
+        (
+            conv("unfold x.h by k, dilation = 2; unfold x.w by j, pad = (1, 3), dilation = 2;"),
+            [&[3, 18, 17, 29], &[16, 18, 3, 3]],
+        ),
+    ]
+}
+
 #[test]
 fn forward_on_winograd_tiles_matches_the_interpreter() {
     let padded = |mode: &str| {
@@ -110,6 +134,10 @@ fn forward_on_winograd_tiles_matches_the_interpreter() {
         (padded("zeros"), [&[3, 16, 13, 13], &[19, 16, 3, 3]]),
         (padded("reflect"), [&[2, 16, 9, 14], &[16, 16, 3, 3]]),
         (padded("replicate"), [&[2, 16, 11, 22], &[16, 16, 3, 3]]),
+        (
+            conv("unfold x.h by k, pad = 2, dilation = 2, mode = reflect; unfold x.w by j, pad = 2, dilation = 2, mode = reflect;"),
+            [&[2, 16, 12, 20], &[16, 16, 3, 3]],
+        ),
         (padded("circular"), [&[2, 16, 8, 8], &[16, 16, 3, 3]]),
         // No padding; three rows of outputs (a remainder tile only); a tall thin image.
         (
@@ -128,8 +156,10 @@ fn forward_on_winograd_tiles_matches_the_interpreter() {
         // images per block of tiles), more than one block each.
         (padded("zeros"), [&[1, 16, 40, 36], &[16, 16, 3, 3]]),
         (padded("zeros"), [&[20, 16, 7, 7], &[16, 16, 3, 3]]),
+        // Rows of 18 tiles: a register of 16 tiles moved at once, then 2.
+        (padded("zeros"), [&[1, 16, 9, 70], &[16, 16, 3, 3]]),
     ];
-    for (source, shapes) in &cases {
+    for (source, shapes) in cases.iter().chain(&dilated()) {
         assert_eq!(
             run(source, *shapes, Pass::Forward),
             Path::Winograd,
@@ -154,8 +184,12 @@ fn grad_of_the_input_on_winograd_tiles_matches_the_interpreter() {
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
             [&[1, 16, 30, 30], &[16, 16, 3, 3]],
         ),
+        (
+            conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
+            [&[1, 16, 6, 66], &[16, 16, 3, 3]],
+        ),
     ];
-    for (source, shapes) in &cases {
+    for (source, shapes) in cases.iter().chain(&dilated()) {
         assert_eq!(
             run(source, *shapes, Pass::GradA),
             Path::Winograd,
@@ -176,6 +210,10 @@ fn grad_of_the_weights_on_winograd_tiles_matches_the_interpreter() {
         (padded("zeros"), [&[3, 16, 13, 22], &[19, 16, 3, 3]]),
         (padded("reflect"), [&[2, 17, 9, 14], &[16, 17, 3, 3]]),
         (
+            conv("unfold x.h by k, pad = 2, dilation = 2, mode = circular; unfold x.w by j, pad = 2, dilation = 2, mode = circular;"),
+            [&[2, 16, 13, 21], &[16, 16, 3, 3]],
+        ),
+        (
             conv("unfold x.h by k; unfold x.w by j;"),
             [&[2, 16, 10, 10], &[17, 16, 3, 3]],
         ),
@@ -184,8 +222,9 @@ fn grad_of_the_weights_on_winograd_tiles_matches_the_interpreter() {
             [&[1, 16, 30, 17], &[16, 16, 3, 3]],
         ),
         (padded("zeros"), [&[20, 16, 7, 7], &[16, 16, 3, 3]]),
+        (padded("zeros"), [&[2, 16, 9, 70], &[16, 16, 3, 3]]),
     ];
-    for (source, shapes) in &cases {
+    for (source, shapes) in cases.iter().chain(&dilated()) {
         assert_eq!(
             run(source, *shapes, Pass::GradB),
             Path::Winograd,
@@ -207,7 +246,6 @@ fn kernels_winograd_does_not_fit_stay_direct() {
             "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 2; unfold x.w by j, pad = 2; }".into(),
             [&[2, 4, 12, 12], &[8, 4, 5, 5]],
         ),
-        (conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"), [&[2, 4, 12, 12], &[8, 4, 3, 3]]),
         (conv("unfold x.h by k, stride = 2, pad = 1; unfold x.w by j, pad = 1;"), [&[2, 4, 12, 12], &[8, 4, 3, 3]]),
         // Few channels: the transforms would cost more than the products save.
         (conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"), [&[2, 4, 12, 12], &[16, 4, 3, 3]]),
