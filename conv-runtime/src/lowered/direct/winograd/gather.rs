@@ -28,62 +28,13 @@ impl Tiles {
         plane: &[T],
         d: &mut [T],
     ) {
-        let n = self.transforms.n;
-        if block.len() < LANES || block.iter().any(|t| !t.whole(n)) {
-            d.iter_mut().for_each(|x| *x = T::zero());
-        }
-        specialised(
-            self.dilation[1],
-            #[inline(always)]
-            |right| {
-                let below = self.dilation[0] * self.row_stride;
-                let token = zmm::token().filter(|_| right <= 2 && n == M + 2);
-                for run in runs {
-                    // Consecutive tiles of one row of tiles: every M-th element of
-                    // `P`'s rows (of the phase's).
-                    let first = block[run.start].input;
-                    for i in 0..n {
-                        let row = first + i * below;
-                        let mut k = 0;
-                        if let Some(token) = token {
-                            // Registers of tiles while their loads (a tile further
-                            // for values M and M + 1) stay inside the plane.
-                            while k + VECTOR_RUN <= run.len()
-                                && row + M * right * (k + T::LANES + 1) <= plane.len()
-                            {
-                                let count = (run.len() - k).min(T::LANES);
-                                let from = &plane[row + M * right * k..];
-                                let values = row_values(token, from, right);
-                                for (j, value) in values.into_iter().enumerate() {
-                                    let to = &mut d[(i * n + j) * LANES + run.start + k..];
-                                    store_lanes(token, to, value, count);
-                                }
-                                k += count;
-                            }
-                        }
-                        for j in 0..n {
-                            let to = &mut d[(i * n + j) * LANES + run.start..][k..run.len()];
-                            let from = &plane[row + j * right..];
-                            for (t, x) in (k..).zip(to.iter_mut()) {
-                                *x = from[t * M * right];
-                            }
-                        }
-                    }
-                }
-                for (l, tile) in block.iter().enumerate().filter(|(_, t)| !t.whole(n)) {
-                    for i in 0..tile.in_rows {
-                        let from = plane[tile.input + i * below..].iter().step_by(right);
-                        for (j, &x) in from.take(tile.in_cols).enumerate() {
-                            d[(i * n + j) * LANES + l] = x;
-                        }
-                    }
-                }
-            },
-        );
+        let rows = self.dilation[0] * self.row_stride;
+        let inside = |t: &Tile| (t.input, t.in_rows, t.in_cols);
+        self.gather_tiles::<T, { M + 2 }>(block, runs, plane, rows, inside, d)
     }
 
     /// One column's 4x4 values of grad_y (`column`: the column's plane of the first
-    /// outer point) of every tile of `block` into the rows of `g` (zeros outside).
+    /// outer point) of every tile of `block` into the rows of `g`.
     #[inline(always)]
     pub(super) fn gather_gradient<T: Element>(
         &self,
@@ -92,46 +43,72 @@ impl Tiles {
         column: &[T],
         g: &mut [T],
     ) {
-        g.iter_mut().for_each(|x| *x = T::zero());
+        let rows = self.dilation[0] * self.cols;
+        let inside = |t: &Tile| (t.output, t.out_rows, t.out_cols);
+        self.gather_tiles::<T, M>(block, runs, column, rows, inside, g)
+    }
+
+    /// `V x V` values of every tile of `block` into the rows of `out` (`V` values of
+    /// `V` rows): from `source`, rows `below` apart and columns the dilation apart,
+    /// starting where `inside` says, which also gives how many rows and columns of the
+    /// tile lie inside (zeros past them and for lanes without a tile).
+    #[inline(always)]
+    fn gather_tiles<T: Element, const V: usize>(
+        &self,
+        block: &[Tile],
+        runs: &[Range<usize>],
+        source: &[T],
+        below: usize,
+        inside: impl Fn(&Tile) -> (usize, usize, usize),
+        out: &mut [T],
+    ) {
+        let whole = |t: &Tile| inside(t).1 == V && inside(t).2 == V;
+        if block.len() < LANES || !block.iter().all(whole) {
+            out.iter_mut().for_each(|x| *x = T::zero());
+        }
         specialised(
             self.dilation[1],
             #[inline(always)]
             |right| {
-                let below = self.dilation[0] * self.cols;
-                let token = zmm::token().filter(|_| right == 1);
+                let token = zmm::token().filter(|_| right <= 2);
+                // A register of tiles reads a tile further for values M and M + 1.
+                let reach = usize::from(V > M);
                 for run in runs {
-                    let first = block[run.start].output;
-                    for i in 0..M {
+                    // Consecutive tiles of one row of tiles: every M-th element of the
+                    // rows (of the phase's).
+                    let first = inside(&block[run.start]).0;
+                    for i in 0..V {
                         let row = first + i * below;
                         let mut k = 0;
                         if let Some(token) = token {
                             while k + VECTOR_RUN <= run.len()
-                                && row + M * (k + T::LANES) <= column.len()
+                                && row + M * right * (k + T::LANES + reach) <= source.len()
                             {
                                 let count = (run.len() - k).min(T::LANES);
-                                let from = &column[row + M * k..];
-                                let values = T::deinterleave4(token, load4(token, from));
+                                let from = &source[row + M * right * k..];
+                                let values = row_values::<T, V>(token, from, right);
                                 for (j, value) in values.into_iter().enumerate() {
-                                    let to = &mut g[(i * M + j) * LANES + run.start + k..];
+                                    let to = &mut out[(i * V + j) * LANES + run.start + k..];
                                     store_lanes(token, to, value, count);
                                 }
                                 k += count;
                             }
                         }
-                        for j in 0..M {
-                            let to = &mut g[(i * M + j) * LANES + run.start..][k..run.len()];
+                        for j in 0..V {
+                            let to = &mut out[(i * V + j) * LANES + run.start..][k..run.len()];
+                            let from = &source[row + j * right..];
                             for (t, x) in (k..).zip(to.iter_mut()) {
-                                *x = column[row + (t * M + j) * right];
+                                *x = from[t * M * right];
                             }
                         }
                     }
                 }
-                let n = self.transforms.n;
-                for (l, tile) in block.iter().enumerate().filter(|(_, t)| !t.whole(n)) {
-                    for i in 0..tile.out_rows {
-                        let from = column[tile.output + i * below..].iter().step_by(right);
-                        for (j, &x) in from.take(tile.out_cols).enumerate() {
-                            g[(i * M + j) * LANES + l] = x;
+                for (l, tile) in block.iter().enumerate().filter(|t| !whole(t.1)) {
+                    let (at, rows, cols) = inside(tile);
+                    for i in 0..rows {
+                        let from = source[at + i * below..].iter().step_by(right);
+                        for (j, &x) in from.take(cols).enumerate() {
+                            out[(i * V + j) * LANES + l] = x;
                         }
                     }
                 }
@@ -224,18 +201,25 @@ fn specialised(right: usize, mut f: impl FnMut(usize)) {
 /// so fewer (a 14x14 image's runs of 3) move one value at a time.
 const VECTOR_RUN: usize = 4;
 
-/// Values `0..M + 2` of `T::LANES` consecutive whole tiles of a row that starts at
-/// `from`, its values `right` (1 or 2, the dilation) apart: values `0..M` of each
-/// tile, then values `M` and `M + 1`, the next tile's first two.
+/// Values `0..V` (`M` or `M + 2`) of `T::LANES` consecutive whole tiles of a row that
+/// starts at `from`, its values `right` (1 or 2, the dilation) apart: values `0..M` of
+/// each tile, then values `M` and `M + 1`, the next tile's first two.
 #[inline(always)]
-fn row_values<T: Element>(token: Token, from: &[T], right: usize) -> [T::Reg; M + 2] {
+fn row_values<T: Element, const V: usize>(token: Token, from: &[T], right: usize) -> [T::Reg; V] {
     let load = |from: &[T]| match right {
         1 => load4(token, from),
         _ => load4_even(token, from),
     };
-    let [v0, v1, v2, v3] = T::deinterleave4(token, load(from));
-    let [v4, v5, ..] = T::deinterleave4(token, load(&from[M * right..]));
-    [v0, v1, v2, v3, v4, v5]
+    let first = T::deinterleave4(token, load(from));
+    let next = match V > M {
+        true => T::deinterleave4(token, load(&from[M * right..])),
+        false => first,
+    };
+    let mut values = [first[0]; V];
+    for (j, value) in values.iter_mut().enumerate() {
+        *value = if j < M { first[j] } else { next[j - M] };
+    }
+    values
 }
 
 /// Four registers from `from`, one after the other.
