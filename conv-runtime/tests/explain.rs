@@ -216,8 +216,8 @@ fn extents_show_the_path_of_every_pass_and_why() {
         ),
         "{out}"
     );
-    // Stride 2 over 1152 taps: the forward pass goes to the GEMM, grad_x too (no
-    // transposed kernel for strided windows).
+    // Stride 2 over 1152 taps and 128 columns (576 KiB of weights): the forward pass
+    // goes to the GEMM, grad_x too (no transposed kernel for strided windows).
     let strided = CONV3X3.replace("pad = 1", "stride = 2, pad = 1");
     let (code, out, _) = run_args(&[
         "--no-code",
@@ -230,7 +230,7 @@ fn extents_show_the_path_of_every_pass_and_why() {
         &[
             "forward: panels + GEMM",
             "grad_x: panels + GEMM",
-            "when: strided windows over 512 taps or more",
+            "when: strided windows whose B (taps x columns) takes 512 KiB or more",
         ],
     );
     // Tiny extents stay on the loop nest.

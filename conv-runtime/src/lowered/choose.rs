@@ -119,6 +119,8 @@ pub(crate) struct Situation {
     pub transposed: Option<Arc<Prepared>>,
     /// Winograd's tiles run this pass's product (for grad_a, the transposed kernel's).
     winograd: bool,
+    /// The bytes of the product's `B` (reduction x columns).
+    b_bytes: usize,
 }
 
 impl Situation {
@@ -142,6 +144,7 @@ impl Situation {
             one_tile: false,
             transposed: None,
             winograd: false,
+            b_bytes: 0,
         };
         if pass == Pass::GradBias {
             return s;
@@ -154,6 +157,11 @@ impl Situation {
         let Some(p) = &s.prepared else {
             return s;
         };
+        let element = match call.kernel().dtype {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+        };
+        s.b_bytes = p.product.k_len.saturating_mul(p.product.n_len) * element;
         let out_len = call.output_shape().iter().product();
         if let Some(direct) = p.direct(out_len) {
             s.direct = true;
@@ -256,11 +264,13 @@ const ROWS: &[Row] = &[
     Row {
         passes: &[Pass::Forward],
         path: Path::Panels,
-        rule: "strided windows over 512 taps or more",
-        reason: "phases spread each pass's taps over stride² planes of the padded copy; \
-                 3x3 stride 2 over 128 channels ran at 72 GFLOP/s direct, 83-85 on the \
-                 GEMM (1 thread, AMD EPYC)",
-        applies: |s| s.direct && s.strided && s.product().is_some_and(|p| p.k_len >= STRIDED_TAPS),
+        rule: "strided windows whose B (taps x columns) takes 512 KiB or more",
+        reason: "each tile of the direct kernel reads all of B and the outer point's \
+                 stride² phase planes, which then no longer share the L2 cache; 1 thread, \
+                 direct against GEMM, GFLOP/s: 3x3 stride 2, 128 -> 256 channels at 28x28 \
+                 (B 1.2 MB) 87 against 97-99 (Intel Xeon; 72 against 83-85 on an AMD \
+                 EPYC), 64 -> 128 channels at 56x56 (B 295 KB) 89 against 72",
+        applies: |s| s.direct && s.strided && s.b_bytes >= STRIDED_B_BYTES,
     },
     Row {
         passes: &[Pass::Forward, Pass::GradB],
@@ -309,8 +319,10 @@ const ROWS: &[Row] = &[
     },
 ];
 
-/// Strided windows' forward pass with this many taps or more goes through panels.
-const STRIDED_TAPS: usize = 512;
+/// Strided windows' forward pass goes through panels when B (taps x columns) takes this
+/// many bytes or more: it no longer stays in a 1-2 MiB L2 cache beside an outer point's
+/// phases, which every tile of the direct kernel reads.
+const STRIDED_B_BYTES: usize = 512 * 1024;
 
 /// The path of `pass` for this call, and what it was decided on.
 pub(crate) fn decide(call: Call<'_>, pass: Pass) -> (Choice, Situation) {

@@ -126,10 +126,11 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
             &[&[2, 3, 6, 35], &[3, 3, 3]],
             true,
         ),
-        // Strided with 520 taps: the plan applies, the forward goes through the GEMM.
+        // Strided with 520 taps x 256 columns (520 KiB of weights): the plan applies,
+        // the forward goes through the GEMM.
         (
             "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, stride = 2, pad = 1; }",
-            &[&[2, 130, 21], &[3, 130, 4]],
+            &[&[2, 130, 301], &[256, 130, 4]],
             true,
         ),
         // Grouped: the group a batch axis of both operands.
@@ -335,7 +336,7 @@ fn the_stretch_of_a_padded_dimension_is_its_interior() {
 }
 
 #[test]
-fn strided_forward_passes_of_long_reductions_go_to_the_gemm() {
+fn strided_forward_passes_of_large_weights_go_to_the_gemm() {
     let plan_of = |source: &str, shapes: &[&[usize]]| {
         let interp = Interpreter::new(source).expect("a valid kernel");
         let kernel = interp.kernel();
@@ -356,10 +357,22 @@ fn strided_forward_passes_of_long_reductions_go_to_the_gemm() {
     let unit = "c(x, w) = \"nclk,dck->ndl\" { unfold x.l by k, pad = 1; }";
     assert!(plan_of(strided, &[&[2, 3, 41], &[5, 3, 3]]), "9 taps");
     assert!(
-        !plan_of(strided, &[&[2, 130, 21], &[3, 130, 4]]),
-        "520 taps"
+        plan_of(strided, &[&[2, 130, 301], &[3, 130, 4]]),
+        "520 taps x 3 columns: 6 KiB"
     );
-    assert!(plan_of(unit, &[&[2, 130, 21], &[3, 130, 4]]), "stride 1");
+    assert!(
+        !plan_of(strided, &[&[2, 130, 301], &[256, 130, 4]]),
+        "520 taps x 256 columns: 520 KiB"
+    );
+    assert!(
+        !plan_of(strided, &[&[2, 130, 301], &[253, 130, 4]]),
+        "520 taps x 253 columns: 514 KiB"
+    );
+    assert!(
+        plan_of(strided, &[&[2, 130, 301], &[252, 130, 4]]),
+        "520 taps x 252 columns: 511.9 KiB"
+    );
+    assert!(plan_of(unit, &[&[2, 130, 301], &[256, 130, 4]]), "stride 1");
 }
 
 /// Restores the explicit registers when dropped, even if the test fails.
