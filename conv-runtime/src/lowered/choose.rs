@@ -265,11 +265,11 @@ const ROWS: &[Row] = &[
         passes: &[Pass::Forward],
         path: Path::Panels,
         rule: "strided windows whose B (taps x columns) takes 512 KiB or more",
-        reason: "each tile of the direct kernel reads all of B and the outer point's \
-                 stride² phase planes, which then no longer share the L2 cache; 1 thread, \
-                 direct against GEMM, GFLOP/s: 3x3 stride 2, 128 -> 256 channels at 28x28 \
-                 (B 1.2 MB) 87 against 97-99 (Intel Xeon; 72 against 83-85 on an AMD \
-                 EPYC), 64 -> 128 channels at 56x56 (B 295 KB) 89 against 72",
+        reason: "1 thread, direct against GEMM, GFLOP/s: 3x3 stride 2, 128 -> 256 \
+                 channels at 28x28 (B 1.1 MiB) 87 against 97-99 (Intel Xeon; 72 against \
+                 83-85 on an AMD EPYC), 64 -> 128 channels at 56x56 (B 288 KiB) 89 against \
+                 72; the direct tiles' columns split so that each group's B takes 256 KiB \
+                 did not help (81-83)",
         applies: |s| s.direct && s.strided && s.b_bytes >= STRIDED_B_BYTES,
     },
     Row {
@@ -320,8 +320,9 @@ const ROWS: &[Row] = &[
 ];
 
 /// Strided windows' forward pass goes through panels when B (taps x columns) takes this
-/// many bytes or more: it no longer stays in a 1-2 MiB L2 cache beside an outer point's
-/// phases, which every tile of the direct kernel reads.
+/// many bytes or more: between the two layers measured on each side (288 KiB direct
+/// faster, 1.1 MiB the GEMM), about where B and an outer point's phase planes, which
+/// every direct tile reads, outgrow a 1-2 MiB L2 cache.
 const STRIDED_B_BYTES: usize = 512 * 1024;
 
 /// The path of `pass` for this call, and what it was decided on.
