@@ -53,15 +53,17 @@ impl Facts {
 }
 
 /// Whether Winograd's `F(4x4, 3x3)` may run the kernel's forward pass and the transposed
-/// kernel of its gradient: not opted out (`algorithm direct;`), two windows on the
-/// plan's `A`, of stride 1 (any dilation: a dilated window's outputs of one phase are a
-/// dense convolution of that phase's inputs), whose sizes are 3 or left to run time.
+/// kernel of its gradient: not opted out (`algorithm direct;`), two windows or more on
+/// the plan's `A` (the fast path tiles the two innermost; a 3-D convolution's depth taps
+/// are more channels of the planar product), of stride 1 (any dilation: a dilated
+/// window's outputs of one phase are a dense convolution of that phase's inputs), whose
+/// sizes are 3 or left to run time.
 pub fn winograd_applies(kernel: &Kernel, plan: &GemmPlan) -> bool {
     let fits = |w: &Window| {
         w.operand == plan.a && w.stride == 1 && kernel.sizes.get(&w.window).is_none_or(|&n| n == 3)
     };
     kernel.algorithm == Algorithm::Auto
-        && kernel.windows.len() == 2
+        && kernel.windows.len() >= 2
         && kernel.windows.iter().all(fits)
 }
 

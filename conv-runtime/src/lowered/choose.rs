@@ -253,8 +253,8 @@ const ROWS: &[Row] = &[
         passes: PRODUCTS,
         path: Path::Winograd,
         rule: "f32, two 3x3 windows of stride 1 (any dilation) along the output's rows \
-               (for grad_a, zero padding no wider than 2), 16 channels or more in and out, \
-               one batch point, not `algorithm direct`",
+               (a third window adds channels; for grad_a, zero padding no wider than 2), 16 \
+               channels or more in and 32 out, one batch point, not `algorithm direct`",
         reason: "36 multiplications per 4x4 outputs and pair of channels instead of 144; \
                  on 1 thread, direct -> Winograd, direct-equivalent GFLOP/s: 3x3 over 256 \
                  channels at 14x14 forward 95 -> 141, grad_w 112 -> 140; ResNet 3x3 28 \

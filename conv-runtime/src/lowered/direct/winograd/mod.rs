@@ -42,16 +42,26 @@ const LANES: usize = 64;
 /// below 16 the transforms would eat what the products save. A cost estimate: the
 /// benchmark's layers have 64 channels or more.
 const MIN_CHANNELS: usize = 16;
+/// Output channels (columns) at least: measured, a 3-D convolution's grad_x with 16
+/// columns and 96 channels (its depth taps included) ran slower on the tiles than
+/// direct (1 thread, 107 -> 86-91 GFLOP/s) while its forward pass, 32 columns over
+/// 48, ran faster (104 -> 116-139): few columns leave the products' register tile
+/// (6 columns x 64 tiles) short of work beside the transforms.
+const MIN_COLUMNS: usize = 32;
 /// Outputs per tile along each axis, and taps.
 const M: usize = 4;
 const R: usize = 3;
 
 /// The plan of one product on Winograd's tiles.
 pub(crate) struct Tiles {
-    /// Output rows and columns of each outer point; `P`'s row stride.
+    /// Output rows and columns of each slice of an outer point; `P`'s row stride.
     rows: usize,
     cols: usize,
     row_stride: usize,
+    /// Where each slice's first row is in `P`, from its outer point's: one slice per
+    /// position of the axes before the rows (a 3-D convolution's depth), whose window
+    /// taps are then more channels of the planar product.
+    slices: Vec<usize>,
     /// The windows' dilation along the rows and the columns.
     dilation: [usize; 2],
     channels: usize,
@@ -115,22 +125,23 @@ struct Work<T> {
 }
 
 impl Tiles {
-    /// The plan, if `direct` runs a product of 3x3 windows of stride 1 on two axes,
-    /// one batch point (no groups), its taps `[channel][row][column]` in `P`, each
-    /// window's taps equally spaced (its dilation).
+    /// The plan, if `direct` runs a product of 3x3 windows of stride 1 on its two
+    /// innermost axes, one batch point (no groups), its taps `[channel][row][column]`
+    /// in `P` (channels: the reduction's other indices, a 3-D window's depth taps
+    /// included), each window's taps equally spaced (its dilation).
     pub fn new(direct: &Direct, p: &Product, w: &Winograd) -> Option<Tiles> {
         let transforms = Transforms::new(w);
         let fits = (w.m, w.r) == (M, R)
             && p.k_len % (R * R) == 0
             && p.k_len / (R * R) >= MIN_CHANNELS
-            && p.n_len >= MIN_CHANNELS
+            && p.n_len >= MIN_COLUMNS
             && p.batch_points() == 1
             && !direct.strided()
-            && p.layout.windows.len() == 2;
+            && p.layout.windows.len() >= 2;
         if !fits {
             return None;
         }
-        let (rows, cols) = (direct.rows.len(), direct.run_len);
+        let cols = direct.run_len;
         // The taps of channel 0 give the dilations: a column apart, a row apart.
         let (dw, below) = match direct.taps[..] {
             [t0, t1, _, t3, ..] if t1 > t0 && t3 > t0 => (t1 - t0, t3 - t0),
@@ -144,8 +155,16 @@ impl Tiles {
             return None;
         }
         let dh = below / row_stride;
+        // Rows a row apart, slice after slice.
+        let rows = (direct.rows.iter().enumerate())
+            .take_while(|&(r, &at)| at == r * row_stride)
+            .count();
+        let slices: Vec<usize> = direct.rows.iter().step_by(rows.max(1)).copied().collect();
         let rows_fit = row_stride >= cols + dw * (R - 1)
-            && (direct.rows.iter().enumerate()).all(|(r, &at)| at == r * row_stride);
+            && rows > 0
+            && direct.rows.len() % rows == 0
+            && (direct.rows.chunks_exact(rows))
+                .all(|slice| (0..rows).all(|r| slice[r] == slice[0] + r * row_stride));
         let taps_fit = direct
             .taps
             .chunks_exact(R * R)
@@ -158,6 +177,7 @@ impl Tiles {
             rows,
             cols,
             row_stride,
+            slices,
             dilation: [dh, dw],
             channels,
             offsets: (0..channels).map(|c| c * LANES).collect(),
@@ -178,7 +198,7 @@ impl Tiles {
     pub fn per_point(&self) -> usize {
         let [dh, dw] = self.dilation;
         let tiles = |len, d| Self::phases(len, d).map(|(_, _, t)| t).sum::<usize>();
-        tiles(self.rows, dh) * tiles(self.cols, dw)
+        self.slices.len() * tiles(self.rows, dh) * tiles(self.cols, dw)
     }
 
     /// `C = A * B` (+ `bias`), as [`Direct::forward`] computes it.
@@ -354,12 +374,18 @@ impl Tiles {
     }
 
     /// Every tile of the outer points `points`, whose outputs follow each other
-    /// `per_outer` apart: phase by phase, each phase's tiles row by row.
+    /// `per_outer` apart: slice by slice, phase by phase, each phase's tiles row by row.
     fn tiles(&self, direct: &Direct, points: &[usize], per_outer: usize) -> Vec<Tile> {
         let n = self.transforms.n;
         let [dh, dw] = self.dilation;
         let mut tiles = Vec::with_capacity(points.len() * self.per_point());
-        for (k, &o) in points.iter().enumerate() {
+        let slices = points.iter().enumerate().flat_map(|(k, &o)| {
+            (self.slices.iter().enumerate()).map(move |(s, &at)| {
+                let output = k * per_outer + s * self.rows * self.cols;
+                (direct.outer[o] + at, output)
+            })
+        });
+        for (input, output) in slices {
             for (ph, rows, tiles_h) in Self::phases(self.rows, dh) {
                 for (pw, cols, tiles_w) in Self::phases(self.cols, dw) {
                     for ty in 0..tiles_h {
@@ -368,8 +394,8 @@ impl Tiles {
                             let (i, j) = (ty * M, tx * M);
                             let (h, w) = (ph + i * dh, pw + j * dw);
                             tiles.push(Tile {
-                                input: direct.outer[o] + h * self.row_stride + w,
-                                output: k * per_outer + h * self.cols + w,
+                                input: input + h * self.row_stride + w,
+                                output: output + h * self.cols + w,
                                 in_rows: (rows + R - 1 - i).min(n),
                                 in_cols: (cols + R - 1 - j).min(n),
                                 out_rows: (rows - i).min(M),

@@ -14,7 +14,8 @@ fn values(count: usize, seed: usize) -> Vec<f32> {
 }
 
 /// The pass (forward, grad_a or grad_b) on the fast path on 1, 2 and 3 threads against the
-/// interpreter, within `1e-5` of the largest value; the path it took.
+/// interpreter, within `1e-4` of the largest value (the bound Winograd's rounding is held to,
+/// PyTorch's tolerance class for f32 convolution); the path it took.
 fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
     let interp = Interpreter::new(source).expect("a valid kernel");
     let kernel = interp.kernel();
@@ -85,7 +86,7 @@ fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
         let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!(
-                (g - w).abs() <= 1e-5 * scale,
+                (g - w).abs() <= 1e-4 * scale,
                 "{source} {shapes:?} {pass:?} on {threads} threads: element {i}: {g} against {w}"
             );
         }
@@ -98,26 +99,50 @@ fn conv(windows: &str) -> String {
     format!("c(x, w) = \"nchwkj,dckj->ndhw\" {{ {windows} size k = 3, j = 3; bias d; }}")
 }
 
+/// 3-D windows: tiles of each depth slice, its depth taps more channels. Odd extents,
+/// padding on every axis or none, a dilated depth, and a dilated plane.
+fn three_d() -> Vec<(String, [&'static [usize]; 2])> {
+    let conv3d = |windows: &str| {
+        format!(
+            "c(x, w) = \"ncdhwijk,ecijk->nedhw\" {{ {windows} size i = 3, j = 3, k = 3; bias e; }}"
+        )
+    };
+    vec![
+        (
+            conv3d("unfold x.d by i, pad = 1; unfold x.h by j, pad = 1; unfold x.w by k, pad = 1;"),
+            [&[1, 16, 4, 20, 29], &[33, 16, 3, 3, 3]],
+        ),
+        (
+            conv3d("unfold x.d by i, dilation = 2; unfold x.h by j; unfold x.w by k;"),
+            [&[1, 16, 6, 20, 70], &[32, 16, 3, 3, 3]],
+        ),
+        (
+            conv3d("unfold x.d by i, pad = 1; unfold x.h by j, pad = 2, dilation = 2; unfold x.w by k, pad = 2, dilation = 2;"),
+            [&[1, 16, 3, 30, 60], &[32, 16, 3, 3, 3]],
+        ),
+    ]
+}
+
 /// Dilated windows: tiles phase by phase, `D` apart. Phases of unequal lengths (odd
 /// extents), a dilation along one axis only, and phases with remainder tiles.
 fn dilated() -> Vec<(String, [&'static [usize]; 2])> {
     vec![
         (
             conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"),
-            [&[2, 16, 21, 19], &[17, 16, 3, 3]],
+            [&[2, 16, 21, 19], &[33, 16, 3, 3]],
         ),
         // Phases of 70 columns: 17 and 18 tiles a row, a register of them at once.
         (
             conv("unfold x.h by k, pad = 2, dilation = 2; unfold x.w by j, pad = 2, dilation = 2;"),
-            [&[1, 16, 9, 140], &[16, 16, 3, 3]],
+            [&[1, 16, 9, 140], &[32, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 3, dilation = 3;"),
-            [&[1, 16, 13, 40], &[16, 16, 3, 3]],
+            [&[1, 16, 13, 40], &[32, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k, dilation = 2; unfold x.w by j, pad = (1, 3), dilation = 2;"),
-            [&[3, 18, 17, 29], &[16, 18, 3, 3]],
+            [&[3, 18, 17, 29], &[32, 18, 3, 3]],
         ),
     ]
 }
@@ -130,36 +155,36 @@ fn forward_on_winograd_tiles_matches_the_interpreter() {
         ))
     };
     let cases: Vec<(String, [&[usize]; 2])> = vec![
-        // 13x13: a remainder tile of one row and column; 19 columns: blocks of 6, 6, 6, 1.
-        (padded("zeros"), [&[3, 16, 13, 13], &[19, 16, 3, 3]]),
-        (padded("reflect"), [&[2, 16, 9, 14], &[16, 16, 3, 3]]),
-        (padded("replicate"), [&[2, 16, 11, 22], &[16, 16, 3, 3]]),
+        // 13x13: a remainder tile of one row and column; 35 columns: blocks of 6 (five), 4, 1.
+        (padded("zeros"), [&[3, 16, 13, 13], &[35, 16, 3, 3]]),
+        (padded("reflect"), [&[2, 16, 9, 14], &[32, 16, 3, 3]]),
+        (padded("replicate"), [&[2, 16, 11, 22], &[32, 16, 3, 3]]),
         (
             conv("unfold x.h by k, pad = 2, dilation = 2, mode = reflect; unfold x.w by j, pad = 2, dilation = 2, mode = reflect;"),
-            [&[2, 16, 12, 20], &[16, 16, 3, 3]],
+            [&[2, 16, 12, 20], &[32, 16, 3, 3]],
         ),
-        (padded("circular"), [&[2, 16, 8, 8], &[16, 16, 3, 3]]),
+        (padded("circular"), [&[2, 16, 8, 8], &[32, 16, 3, 3]]),
         // No padding; three rows of outputs (a remainder tile only); a tall thin image.
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[2, 16, 10, 10], &[17, 16, 3, 3]],
+            [&[2, 16, 10, 10], &[33, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[2, 16, 5, 40], &[16, 16, 3, 3]],
+            [&[2, 16, 5, 40], &[32, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = (0, 2); unfold x.w by j, pad = (2, 1);"),
-            [&[1, 16, 30, 17], &[16, 16, 3, 3]],
+            [&[1, 16, 30, 17], &[32, 16, 3, 3]],
         ),
         // One image (columns split across threads), and many small ones (several
         // images per block of tiles), more than one block each.
-        (padded("zeros"), [&[1, 16, 40, 36], &[16, 16, 3, 3]]),
-        (padded("zeros"), [&[20, 16, 7, 7], &[16, 16, 3, 3]]),
+        (padded("zeros"), [&[1, 16, 40, 36], &[32, 16, 3, 3]]),
+        (padded("zeros"), [&[20, 16, 7, 7], &[32, 16, 3, 3]]),
         // Rows of 18 tiles: a register of 16 tiles moved at once, then 2.
-        (padded("zeros"), [&[1, 16, 9, 70], &[16, 16, 3, 3]]),
+        (padded("zeros"), [&[1, 16, 9, 70], &[32, 16, 3, 3]]),
     ];
-    for (source, shapes) in cases.iter().chain(&dilated()) {
+    for (source, shapes) in cases.iter().chain(&dilated()).chain(&three_d()) {
         assert_eq!(
             run(source, *shapes, Pass::Forward),
             Path::Winograd,
@@ -173,25 +198,29 @@ fn grad_of_the_input_on_winograd_tiles_matches_the_interpreter() {
     let cases: Vec<(String, [&[usize]; 2])> = vec![
         (
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
-            [&[2, 16, 13, 11], &[17, 16, 3, 3]],
+            [&[2, 32, 13, 11], &[17, 32, 3, 3]],
         ),
         // Valid windows: grad_y padded by 2 on each side.
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[3, 19, 10, 9], &[16, 19, 3, 3]],
+            [&[3, 35, 10, 9], &[16, 35, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
-            [&[1, 16, 30, 30], &[16, 16, 3, 3]],
+            [&[1, 32, 30, 30], &[16, 32, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = 1; unfold x.w by j, pad = 1;"),
-            [&[1, 16, 6, 66], &[16, 16, 3, 3]],
+            [&[1, 32, 6, 66], &[16, 32, 3, 3]],
         ),
     ];
-    for (source, shapes) in cases.iter().chain(&dilated()) {
+    for (source, [x, w]) in cases.iter().chain(&dilated()).chain(&three_d()) {
+        // The transposed kernel's columns are x's channels.
+        let (mut x, mut w) = (x.to_vec(), w.to_vec());
+        (x[1], w[0], w[1]) = (x[1].max(32), w[0].min(16), x[1].max(32));
+        let shapes = [&x[..], &w[..]];
         assert_eq!(
-            run(source, *shapes, Pass::GradA),
+            run(source, shapes, Pass::GradA),
             Path::Winograd,
             "{source} {shapes:?}"
         );
@@ -206,25 +235,25 @@ fn grad_of_the_weights_on_winograd_tiles_matches_the_interpreter() {
         ))
     };
     let cases: Vec<(String, [&[usize]; 2])> = vec![
-        // Remainder tiles on both axes; more than one block of tiles; 19 columns.
-        (padded("zeros"), [&[3, 16, 13, 22], &[19, 16, 3, 3]]),
-        (padded("reflect"), [&[2, 17, 9, 14], &[16, 17, 3, 3]]),
+        // Remainder tiles on both axes; more than one block of tiles; 35 columns.
+        (padded("zeros"), [&[3, 16, 13, 22], &[35, 16, 3, 3]]),
+        (padded("reflect"), [&[2, 17, 9, 14], &[32, 17, 3, 3]]),
         (
             conv("unfold x.h by k, pad = 2, dilation = 2, mode = circular; unfold x.w by j, pad = 2, dilation = 2, mode = circular;"),
-            [&[2, 16, 13, 21], &[16, 16, 3, 3]],
+            [&[2, 16, 13, 21], &[32, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k; unfold x.w by j;"),
-            [&[2, 16, 10, 10], &[17, 16, 3, 3]],
+            [&[2, 16, 10, 10], &[33, 16, 3, 3]],
         ),
         (
             conv("unfold x.h by k, pad = (0, 2); unfold x.w by j, pad = (2, 1);"),
-            [&[1, 16, 30, 17], &[16, 16, 3, 3]],
+            [&[1, 16, 30, 17], &[32, 16, 3, 3]],
         ),
-        (padded("zeros"), [&[20, 16, 7, 7], &[16, 16, 3, 3]]),
-        (padded("zeros"), [&[2, 16, 9, 70], &[16, 16, 3, 3]]),
+        (padded("zeros"), [&[20, 16, 7, 7], &[32, 16, 3, 3]]),
+        (padded("zeros"), [&[2, 16, 9, 70], &[32, 16, 3, 3]]),
     ];
-    for (source, shapes) in cases.iter().chain(&dilated()) {
+    for (source, shapes) in cases.iter().chain(&dilated()).chain(&three_d()) {
         assert_eq!(
             run(source, *shapes, Pass::GradB),
             Path::Winograd,
