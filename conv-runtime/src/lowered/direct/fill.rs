@@ -4,7 +4,7 @@
 //! is written, then read back from memory.
 
 use super::padded::Kind;
-use super::plan::{Direct, SINGLE_WIDTH, WIDTH};
+use super::plan::{Direct, SINGLE_REACH};
 use crate::lowered::lanes;
 use crate::lowered::layout::Layout;
 use crate::lowered::simd::vectorized;
@@ -66,7 +66,7 @@ impl Direct {
         if n_len != 1 || last_len == 0 || self.outer.iter().any(|&o| o % last_len != 0) {
             return None;
         }
-        let reach = self.taps.iter().max()? + self.span + WIDTH.max(SINGLE_WIDTH);
+        let reach = self.taps.iter().max()? + self.span + SINGLE_REACH;
         Some(reach.div_ceil(last_len))
     }
 

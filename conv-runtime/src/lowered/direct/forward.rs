@@ -1,7 +1,7 @@
 //! The direct kernel's forward pass: register tiles of output channels x positions over
 //! every tap of `P`.
 
-use super::plan::{Direct, CHANNELS, SINGLE_WIDTH, TAPS_PER_PASS, WIDTH};
+use super::plan::{Direct, CHANNELS, TAPS_PER_PASS, WIDTH};
 use super::OutputBias;
 use crate::lowered::lanes;
 use crate::lowered::product::Product;
@@ -94,20 +94,15 @@ impl Direct {
         bias: Option<&[T]>,
         c: &mut [T],
     ) {
+        if p.n_len == 1 {
+            let bias = bias.map(|bias| bias[0]);
+            return self.single_rows(padded, origin, &b[..self.taps.len()], bias, c);
+        }
         // f64 tiles hold half as many positions, in as many registers.
-        match (std::mem::size_of::<T>() <= 4, p.n_len == 1) {
-            (true, false) => {
-                self.tiles::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, cols, bias, c)
-            }
-            (false, false) => {
-                self.tiles::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, cols, bias, c)
-            }
-            (true, true) => self.tiles::<T, SINGLE_WIDTH, { SINGLE_WIDTH / 2 }>(
-                p, padded, origin, b, cols, bias, c,
-            ),
-            (false, true) => self.tiles::<T, { SINGLE_WIDTH / 2 }, { SINGLE_WIDTH / 4 }>(
-                p, padded, origin, b, cols, bias, c,
-            ),
+        if std::mem::size_of::<T>() <= 4 {
+            self.tiles::<T, WIDTH, { WIDTH / 2 }>(p, padded, origin, b, cols, bias, c)
+        } else {
+            self.tiles::<T, { WIDTH / 2 }, { WIDTH / 4 }>(p, padded, origin, b, cols, bias, c)
         }
     }
 

@@ -11,7 +11,8 @@
 //! consecutive offsets are full vectors; lanes that fall on padding are computed and
 //! dropped (a few percent of the work, bounded by [`MAX_WASTE`]). Single-column
 //! products (depthwise) copy each outer point's part of `P` on its own, into a buffer
-//! that stays in L1 (`fill`); the bias is added as tiles are copied out (`bias`).
+//! that stays in L1 (`fill`), and sum each output row in registers (`single_rows`); the
+//! bias is added as tiles are copied out (`bias`).
 
 mod bias;
 mod depthwise_grad;
@@ -20,6 +21,7 @@ mod forward;
 mod grad_b;
 mod padded;
 mod plan;
+mod single_rows;
 #[cfg(test)]
 mod tests;
 mod winograd;

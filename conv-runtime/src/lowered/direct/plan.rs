@@ -17,9 +17,9 @@ pub(super) const WIDTH: usize = 64;
 /// Taps per pass over the channel blocks of a tile: their inputs (four cache lines
 /// each) stay in the L1 cache while every block of channels reads them.
 pub(super) const TAPS_PER_PASS: usize = 128;
-/// Positions per tile of a single column (depthwise), in elements of f32: more than
-/// [`WIDTH`], to spread each tile's fixed cost over more multiply-adds.
-pub(super) const SINGLE_WIDTH: usize = 128;
+/// Elements past an outer point's last row that single-column products read: their row
+/// kernel and grad_b's dot products read at most one register (16 f32) beyond it.
+pub(super) const SINGLE_REACH: usize = 16;
 /// Virtual positions may exceed the real ones by this fraction at most.
 pub(super) const MAX_WASTE: f64 = 0.25;
 
@@ -92,8 +92,8 @@ impl Direct {
         }
         let outer = padded::offsets(l, &p_dims, &strides, &outer_axes, false);
         let taps = padded::offsets(l, &p_dims, &strides, &p.panels.k_order, true);
-        // The last tile of the widest kind may reach past `span` by up to its width.
-        let tiles = span + WIDTH.max(SINGLE_WIDTH);
+        // The last tile may reach past `span` by up to its width.
+        let tiles = span + WIDTH.max(SINGLE_REACH);
         let reach = outer.iter().max()? + taps.iter().max()? + tiles;
         let p_len = p_shape.iter().product::<usize>().max(reach);
         let last_dim = match &p_dims.last()?.kind {

@@ -84,7 +84,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
 fn direct_kernels_match_the_interpreter_on_every_path() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]], bool); 16] = [
+    let cases: [(&str, &[&[usize]], bool); 18] = [
         // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
         // Rows shorter than a tile, several per tile; the last tile half as wide (94
@@ -102,10 +102,22 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
             &[&[1, 2, 3, 12, 30], &[3, 2, 3, 3, 3]],
             true,
         ),
-        // Depthwise: one column per channel, the channel a batch axis.
+        // Depthwise: one column per channel, the channel a batch axis. Rows of 35 (three
+        // registers, the last overlapping), 7 (shorter than a register) and 100 (a block
+        // of four registers, then three).
         (
             "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
             &[&[2, 3, 6, 35], &[3, 3, 3]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",
+            &[&[1, 2, 5, 7], &[2, 3, 3]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k; unfold x.w by j, pad = 1; bias c; }",
+            &[&[1, 2, 4, 100], &[2, 3, 3]],
             true,
         ),
         // A bias per channel, added as the tiles are copied out: along the columns, and
@@ -394,13 +406,16 @@ fn explicit_registers_give_the_bits_of_the_plain_loops() {
     let stem = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 3; \
                 unfold x.w by j, stride = 2, pad = 3; bias d; }";
     // Forward tiles of 64 and 32 positions (f32) and 32 and 16 (f64), blocks of 6, 4
-    // and 1 channels, single-column tiles of 128 and 64; grad_b tiles of 64, 32 and 16
-    // columns and of 1 (left to the plain loops), 6, 3 and 1 taps.
-    let cases: [(&str, &[&[usize]]); 5] = [
+    // and 1 channels; single-column rows of 35, 7 and 100 (every block of registers and
+    // the overlapping last one); grad_b tiles of 64, 32 and 16 columns and of 1 (left
+    // to the plain loops), 6, 3 and 1 taps.
+    let cases: [(&str, &[&[usize]]); 7] = [
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]]),
         (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
         (conv, &[&[1, 2, 6, 14], &[50, 2, 3, 3]]),
         (depthwise, &[&[2, 3, 6, 35], &[3, 3, 3]]),
+        (depthwise, &[&[1, 2, 5, 7], &[2, 3, 3]]),
+        (depthwise, &[&[1, 2, 4, 100], &[2, 3, 3]]),
         (stem, &[&[1, 3, 17, 23], &[8, 3, 7, 7]]),
     ];
     let all = |source: &str, shapes: &[&[usize]]| -> Vec<u64> {
