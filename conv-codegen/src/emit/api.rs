@@ -169,9 +169,9 @@ fn forward_fns(program: &Program) -> TokenStream {
             let extents = extents(&[#(#names.shape()),*])?;
             let shape = #shape;
             #bias_prep
-            let mut out = #private::zeros(#y, &shape)?;
+            let mut out = #private::Output::new(#y, &shape)?;
             #kernel_fn(&extents, #(#names.view(),)* #bias_pass &mut out, &#private::strides::<#out_rank>(&shape))?;
-            #private::into_array(#y, &shape, out)
+            #private::into_array(#y, &shape, out.into_vec())
         }
 
         #[doc = #doc]
@@ -271,9 +271,9 @@ fn gradient_fns(program: &Program, gradient: &Gradient) -> TokenStream {
         fn #views_fn(#(#view_params,)* grad_y: #grad_y_view) -> ::core::result::Result<#array, ::conv_runtime::ShapeError> {
             let extents = extents(&[#(#shapes),*])?;
             #check_grad_y
-            let mut out = #private::zeros(#result_name, &#target_name)?;
+            let mut out = #private::Output::new(#result_name, &#target_name)?;
             #kernel_fn(&extents, #(#args,)* &mut out, &#private::strides::<#rank_lit>(&#target_name))?;
-            #private::into_array(#result_name, &#target_name, out)
+            #private::into_array(#result_name, &#target_name, out.into_vec())
         }
 
         #[doc = #doc]
@@ -310,9 +310,9 @@ fn bias_fns(api: &Api<'_>, doc: &str) -> TokenStream {
             #private::fixed_shape::<#rank>("grad_y", grad_y.shape())?;
             let extents = #private::output_extents(&[#(#out_axes),*], grad_y.shape());
             let shape = [extents.of(#bias_axis)];
-            let mut out = #private::zeros("grad_bias", &shape)?;
+            let mut out = #private::Output::new("grad_bias", &shape)?;
             #kernel_fn(&extents, grad_y.view(), &mut out, &[1])?;
-            ::core::result::Result::Ok(<#array>::from(out))
+            ::core::result::Result::Ok(<#array>::from(out.into_vec()))
         }
 
         #[doc = #doc]

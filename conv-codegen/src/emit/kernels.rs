@@ -98,8 +98,9 @@ fn kernel_fn(facts: &Facts, gradient: Option<&Gradient>) -> TokenStream {
     };
     let lowered = lowered_call(program, facts, gradient);
     let doc = format!(
-        " Computes `{doc}` into the zeroed row-major `out`; `TooLarge` when an argument \
-         that is not in row-major order cannot be copied into it."
+        " Computes `{doc}` into the row-major `out` (zeros first, unless the fast path \
+         writes every element); `TooLarge` when an argument that is not in row-major \
+         order cannot be copied into it."
     );
     let wrt = match gradient.map(|g| g.wrt) {
         None => quote!(::core::option::Option::None),
@@ -111,10 +112,11 @@ fn kernel_fn(facts: &Facts, gradient: Option<&Gradient>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::too_many_arguments, clippy::identity_op)]
-        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut [#elem], st_out: &[usize; #out_rank]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
+        fn #name(extents: &#private::Extents, #(#params,)* #bias_param out: &mut #private::Output<#elem>, st_out: &[usize; #out_rank]) -> ::core::result::Result<(), ::conv_runtime::ShapeError> {
             let _trace = #private::Trace::start(facts(), #wrt, extents);
             #(#slices)*
             #lowered
+            let out: &mut [#elem] = out.as_mut_slice();
             #extents
             #body
             ::core::result::Result::Ok(())
@@ -155,7 +157,9 @@ fn lowered_call(
     };
     let lowered = match gradient.map(|g| g.wrt) {
         // A sum over every output axis but the bias's, whatever the kernel.
-        Some(Wrt::Bias) => quote!(#private::lowered::grad_bias(#call, s_grad_y, out)),
+        Some(Wrt::Bias) => {
+            quote!(#private::lowered::grad_bias(#call, s_grad_y, out.as_mut_slice()))
+        }
         wrt if facts.adjoint.is_some() => {
             let adjoint = facts.adjoint.as_ref()?;
             let (image, other) = (tensor(adjoint.image), tensor(adjoint.other));
@@ -170,7 +174,12 @@ fn lowered_call(
                 Some(Wrt::Operand(i)) if i == adjoint.image => {
                     quote!(#private::lowered::fold_grad_image(#call, #other, s_grad_y, out))
                 }
-                _ => quote!(#private::lowered::fold_grad_other(#call, #image, s_grad_y, out)),
+                _ => quote!(#private::lowered::fold_grad_other(
+                    #call,
+                    #image,
+                    s_grad_y,
+                    out.as_mut_slice()
+                )),
             }
         }
         wrt => {
@@ -190,7 +199,7 @@ fn lowered_call(
                 }
                 _ => {
                     let a = tensor(plan.a);
-                    quote!(#private::lowered::grad_b(#call, #a, s_grad_y, out))
+                    quote!(#private::lowered::grad_b(#call, #a, s_grad_y, out.as_mut_slice()))
                 }
             }
         }

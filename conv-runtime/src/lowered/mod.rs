@@ -42,19 +42,21 @@ mod tests;
 mod transposed;
 pub mod zmm;
 
+use crate::__private::Output;
 use crate::Element;
 pub use call::{Call, Tensor};
 use choose::{decide, Pass};
 pub use choose::{explain, set_min_macs, Choice, Path};
 
 /// `C = A (x) B` (+ `bias` along its output axis) on the fast path; `false` leaves `out`
-/// untouched for the loop nest.
+/// untouched for the loop nest. Paths that write every element
+/// write `out` with no zeros first.
 pub fn forward<T: Element>(
     call: Call<'_>,
     a: Tensor<T>,
     b: Tensor<T>,
     bias: Option<&[T]>,
-    out: &mut [T],
+    out: &mut Output<T>,
 ) -> bool {
     let (choice, situation) = decide(call, Pass::Forward);
     let Some(prepared) = situation.prepared else {
@@ -84,9 +86,13 @@ pub fn forward<T: Element>(
                 values,
             });
             let packed = p.pack_b_per_batch(b.data, true);
-            tiles.forward(direct, p, a.data, &packed[0], bias, out);
+            tiles.forward(direct, p, a.data, &packed[0], bias, out.as_mut_slice());
             return true;
         }
+        _ => {}
+    }
+    let out = out.as_mut_slice();
+    match choice.path {
         Path::SingleColumn => {
             let packed = p.pack_b_per_batch(b.data, false);
             single::forward_all(p, a.data, &packed, out);
@@ -130,9 +136,9 @@ pub fn grad_b<T: Element>(call: Call<'_>, a: Tensor<T>, grad_y: &[T], out: &mut 
     true
 }
 
-/// The gradient of A, the windowed operand, written into the zeroed `out`; `false`
+/// The gradient of A, the windowed operand, written into `out` (see [`forward`]); `false`
 /// leaves it untouched for the loop nest.
-pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut [T]) -> bool {
+pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut Output<T>) -> bool {
     let (choice, situation) = decide(call, Pass::GradA);
     let Some(prepared) = situation.prepared else {
         return false;
@@ -141,9 +147,9 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
         (Path::Transposed | Path::Winograd, Some(transposed)) => {
             transposed::grad_a(call, &transposed, choice.path, b.data, grad_y, out)
         }
-        (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out),
+        (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out.as_mut_slice()),
         (Path::SingleColumn | Path::InPlace | Path::Panels, _) => {
-            gemm_path::grad_a(&prepared.product, b.data, grad_y, out)
+            gemm_path::grad_a(&prepared.product, b.data, grad_y, out.as_mut_slice())
         }
         _ => return false,
     }
@@ -157,7 +163,7 @@ pub fn fold_forward<T: Element>(
     image: Tensor<T>,
     other: Tensor<T>,
     bias: Option<&[T]>,
-    out: &mut [T],
+    out: &mut Output<T>,
 ) -> bool {
     let Some(adjoint) = adjoint::AdjointCall::new(call) else {
         return false;
@@ -172,7 +178,13 @@ pub fn fold_forward<T: Element>(
             .iter()
             .copied()
             .zip(adjoint.y_shape.iter().copied());
-        bias::add_bias(&kernel.output, &len.collect(), axis, values, out);
+        bias::add_bias(
+            &kernel.output,
+            &len.collect(),
+            axis,
+            values,
+            out.as_mut_slice(),
+        );
     }
     true
 }
@@ -183,7 +195,7 @@ pub fn fold_grad_image<T: Element>(
     call: Call<'_>,
     other: Tensor<T>,
     grad_y: &[T],
-    out: &mut [T],
+    out: &mut Output<T>,
 ) -> bool {
     let Some(adjoint) = adjoint::AdjointCall::new(call) else {
         return false;

@@ -4,6 +4,7 @@
 //! strided, one batch point or several (grouped).
 
 use super::{forward, grad_b, set_min_macs, Tensor};
+use crate::__private::Output;
 use crate::Interpreter;
 use conv_model::gemm_plan::gemm_plan;
 use ndarray::ArrayViewD;
@@ -52,7 +53,7 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         shape: shapes[i],
     };
     set_min_macs(0);
-    let mut out = vec![0.0; expected.len()];
+    let mut out = Output::from(vec![0.0; expected.len()]);
     let taken = forward(
         call,
         tensor(plan.a),
@@ -60,6 +61,7 @@ fn check(source: &str, shapes: [&[usize]; 2], bias_axis: char) {
         Some(&bias[..]),
         &mut out,
     );
+    let out = out.into_vec();
     assert!(taken, "{source}: the fast forward runs");
     close(
         &format!("{source}: forward"),
@@ -162,7 +164,7 @@ fn in_place(source: &str, shapes: [&[usize]; 2]) -> bool {
         shape: shapes[i],
     };
     set_min_macs(0);
-    let mut out = vec![0.0; y.len()];
+    let mut out = Output::from(vec![0.0; y.len()]);
     assert!(forward(
         call,
         tensor(plan.a),
@@ -170,9 +172,11 @@ fn in_place(source: &str, shapes: [&[usize]; 2]) -> bool {
         None,
         &mut out
     ));
+    let out = out.into_vec();
     close(&format!("{source}: forward"), &out, &standard(&y));
-    let mut grad = vec![0.0; data[plan.a].len()];
+    let mut grad = Output::from(vec![0.0; data[plan.a].len()]);
     assert!(super::grad_a(call, tensor(plan.b), &grad_y, &mut grad));
+    let grad = grad.into_vec();
     close(
         &format!("{source}: grad of A"),
         &grad,
@@ -262,10 +266,10 @@ fn grad_a_on(source: &str, shapes: [&[usize]; 2], threads: usize) -> (bool, Vec<
         .expect("a pool");
     let grad = pool.install(|| {
         set_min_macs(0);
-        let mut grad = vec![0.0; data[plan.a].len()];
+        let mut grad = Output::from(vec![0.0; data[plan.a].len()]);
         assert!(super::grad_a(call, b, &grad_y, &mut grad));
         set_min_macs(super::choose::MIN_MACS);
-        grad
+        grad.into_vec()
     });
     let want = grads.operands[plan.a].as_standard_layout();
     close(

@@ -56,7 +56,7 @@ pub(crate) fn grad_a<T: Element>(
     path: Path,
     b: &[T],
     grad_y: &[T],
-    out: &mut [T],
+    out: &mut crate::__private::Output<T>,
 ) {
     // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
     let taps: Vec<char> = call.kernel().windows.iter().map(|w| w.window).collect();
@@ -64,7 +64,7 @@ pub(crate) fn grad_a<T: Element>(
     let p = &transposed.product;
     if path == Path::Winograd {
         let (direct, tiles) = transposed.direct_and_tiles(out.len(), call.facts.winograd.as_ref());
-        return tiles.forward(direct, p, grad_y, &packed[0], None, out);
+        return tiles.forward(direct, p, grad_y, &packed[0], None, out.as_mut_slice());
     }
     let Some(direct) = transposed.direct(out.len()) else {
         unreachable!("`prepare` checked the direct kernel")
@@ -74,6 +74,7 @@ pub(crate) fn grad_a<T: Element>(
 
 #[cfg(test)]
 mod tests {
+    use crate::__private::Output;
     use crate::lowered::choose::{path_of, Pass, MIN_MACS};
     use crate::lowered::{set_min_macs, Call, Path, Tensor};
     use crate::Interpreter;
@@ -115,9 +116,10 @@ mod tests {
         };
         set_min_macs(0);
         // The direct kernel writes every element: NaN shows one it missed.
-        let mut got = vec![f64::NAN; want.len()];
+        let mut got = Output::from(vec![f64::NAN; want.len()]);
         let taken = path_of(call, Pass::GradA) == Path::Transposed;
         assert!(crate::lowered::grad_a(call, b, &grad_y, &mut got));
+        let got = got.into_vec();
         set_min_macs(MIN_MACS);
         if taken {
             let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));

@@ -4,6 +4,7 @@
 //! these hand each call to [`Lowered`], whose f32 implementation is compiled once, in
 //! this crate.
 
+use super::Output;
 use crate::lowered::{Call, Tensor};
 use crate::Element;
 
@@ -13,13 +14,13 @@ pub fn forward<T: Lowered>(
     a: Tensor<T>,
     b: Tensor<T>,
     bias: Option<&[T]>,
-    out: &mut [T],
+    out: &mut Output<T>,
 ) -> bool {
     T::forward(call, a, b, bias, out)
 }
 
 /// [`crate::lowered::grad_a`].
-pub fn grad_a<T: Lowered>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut [T]) -> bool {
+pub fn grad_a<T: Lowered>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut Output<T>) -> bool {
     T::grad_a(call, b, grad_y, out)
 }
 
@@ -34,7 +35,7 @@ pub fn fold_forward<T: Lowered>(
     image: Tensor<T>,
     other: Tensor<T>,
     bias: Option<&[T]>,
-    out: &mut [T],
+    out: &mut Output<T>,
 ) -> bool {
     T::fold_forward(call, image, other, bias, out)
 }
@@ -44,7 +45,7 @@ pub fn fold_grad_image<T: Lowered>(
     call: Call<'_>,
     other: Tensor<T>,
     grad_y: &[T],
-    out: &mut [T],
+    out: &mut Output<T>,
 ) -> bool {
     T::fold_grad_image(call, other, grad_y, out)
 }
@@ -71,22 +72,22 @@ pub trait Lowered: Element {
         a: Tensor<Self>,
         b: Tensor<Self>,
         bias: Option<&[Self]>,
-        out: &mut [Self],
+        out: &mut Output<Self>,
     ) -> bool;
-    fn grad_a(call: Call<'_>, b: Tensor<Self>, grad_y: &[Self], out: &mut [Self]) -> bool;
+    fn grad_a(call: Call<'_>, b: Tensor<Self>, grad_y: &[Self], out: &mut Output<Self>) -> bool;
     fn grad_b(call: Call<'_>, a: Tensor<Self>, grad_y: &[Self], out: &mut [Self]) -> bool;
     fn fold_forward(
         call: Call<'_>,
         image: Tensor<Self>,
         other: Tensor<Self>,
         bias: Option<&[Self]>,
-        out: &mut [Self],
+        out: &mut Output<Self>,
     ) -> bool;
     fn fold_grad_image(
         call: Call<'_>,
         other: Tensor<Self>,
         grad_y: &[Self],
-        out: &mut [Self],
+        out: &mut Output<Self>,
     ) -> bool;
     fn fold_grad_other(
         call: Call<'_>,
@@ -110,12 +111,17 @@ macro_rules! lowered_for {
                 a: Tensor<Self>,
                 b: Tensor<Self>,
                 bias: Option<&[Self]>,
-                out: &mut [Self],
+                out: &mut Output<Self>,
             ) -> bool {
                 crate::lowered::forward(call, a, b, bias, out)
             }
             #[$inline]
-            fn grad_a(call: Call<'_>, b: Tensor<Self>, grad_y: &[Self], out: &mut [Self]) -> bool {
+            fn grad_a(
+                call: Call<'_>,
+                b: Tensor<Self>,
+                grad_y: &[Self],
+                out: &mut Output<Self>,
+            ) -> bool {
                 crate::lowered::grad_a(call, b, grad_y, out)
             }
             #[$inline]
@@ -128,7 +134,7 @@ macro_rules! lowered_for {
                 image: Tensor<Self>,
                 other: Tensor<Self>,
                 bias: Option<&[Self]>,
-                out: &mut [Self],
+                out: &mut Output<Self>,
             ) -> bool {
                 crate::lowered::fold_forward(call, image, other, bias, out)
             }
@@ -137,7 +143,7 @@ macro_rules! lowered_for {
                 call: Call<'_>,
                 other: Tensor<Self>,
                 grad_y: &[Self],
-                out: &mut [Self],
+                out: &mut Output<Self>,
             ) -> bool {
                 crate::lowered::fold_grad_image(call, other, grad_y, out)
             }

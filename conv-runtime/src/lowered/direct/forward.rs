@@ -3,6 +3,7 @@
 
 use super::plan::{Direct, CHANNELS, TAPS_PER_PASS, WIDTH};
 use super::OutputBias;
+use crate::__private::Output;
 use crate::lowered::lanes;
 use crate::lowered::product::Product;
 use crate::lowered::scratch;
@@ -22,7 +23,7 @@ impl Direct {
         a: &[T],
         b: &[Vec<T>],
         bias: Option<OutputBias<T>>,
-        out: &mut [T],
+        out: &mut Output<T>,
     ) {
         let per_outer = p.n_len * self.column_stride;
         let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
@@ -59,6 +60,14 @@ impl Direct {
                 bias.add(start, c);
             }
         };
+        if let Some(rows) = self.local_rows(p.n_len) {
+            // One column: every chunk is one outer point's rows, written whole.
+            return out.write_chunks(per_outer, |local: &mut Vec<T>, chunk, c| {
+                self.fill_local(&p.layout, a, by_chunk[chunk], rows, local);
+                point(local, 0, chunk, 0, c)
+            });
+        }
+        let out = out.as_mut_slice();
         let jobs = out
             .par_chunks_mut(per_outer.max(1))
             .enumerate()
@@ -67,18 +76,10 @@ impl Direct {
                     .enumerate()
                     .map(move |(g, c)| (chunk, g, c))
             });
-        match self.local_rows(p.n_len) {
-            Some(rows) => jobs.for_each_init(Vec::new, |local, (chunk, g, c)| {
-                self.fill_local(&p.layout, a, by_chunk[chunk], rows, local);
-                point(local, 0, chunk, g, c)
-            }),
-            None => scratch::with(|padded| {
-                self.pad(&p.layout, a, padded);
-                jobs.for_each(|(chunk, g, c)| {
-                    point(padded, self.outer[by_chunk[chunk]], chunk, g, c)
-                })
-            }),
-        }
+        scratch::with(|padded| {
+            self.pad(&p.layout, a, padded);
+            jobs.for_each(|(chunk, g, c)| point(padded, self.outer[by_chunk[chunk]], chunk, g, c))
+        })
     }
 
     /// The tiles of columns `cols` of one outer point (written to `c`, from the first

@@ -2,6 +2,7 @@
 //! padding mode, the bias, one image or many, every thread count, grad_a through the
 //! transposed kernel, and the kernels it must leave to the direct path.
 
+use crate::__private::Output;
 use crate::lowered::choose::{path_of, Pass, MIN_MACS};
 use crate::lowered::{forward, grad_a, grad_b, set_min_macs, Call, Path, Tensor};
 use crate::Interpreter;
@@ -66,7 +67,7 @@ fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
         } else {
             0.0
         };
-        let mut got = vec![fill; want.len()];
+        let mut got = Output::from(vec![fill; want.len()]);
         let tensor = |i: usize| Tensor {
             data: &data[i][..],
             shape: shapes[i],
@@ -80,9 +81,10 @@ fn run(source: &str, shapes: [&[usize]; 2], pass: Pass) -> Path {
                 &mut got,
             ),
             Pass::GradA => grad_a(call, tensor(plan.b), &grad_y, &mut got),
-            _ => grad_b(call, tensor(plan.a), &grad_y, &mut got),
+            _ => grad_b(call, tensor(plan.a), &grad_y, got.as_mut_slice()),
         });
         assert!(taken, "{source}: the fast path runs");
+        let got = got.into_vec();
         let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert!(
