@@ -5,6 +5,7 @@
 //! Work is split with rayon; a block's output region is its own, and partial sums are
 //! added in a fixed order, so results do not depend on the number of threads.
 
+use super::by_value;
 use super::gemm::{self, Matrix, MatrixMut};
 use super::lanes;
 use super::layout;
@@ -213,6 +214,31 @@ fn add_in_order<T: Element>(sum: &mut [T], rest: &[Vec<T>]) {
 pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [T]) {
     let packed = p.pack_b_per_batch(b, true);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
+    // The GEMM of one block's rows into `panel` (shaped like A's rows), for the fold.
+    let panel_of = |o: usize, parts: &std::ops::Range<usize>, panel: &mut Vec<T>, threads| {
+        let rows = p.rows(parts);
+        let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
+        let grad_y = Matrix {
+            data: &grad_y[first..],
+            rows: c_strides.0,
+            cols: c_strides.1,
+        };
+        let b = Matrix {
+            data: &packed[p.batch_of(o)],
+            rows: 1,
+            cols: p.n_len,
+        };
+        let (rs, cs) = p.panels.strides(rows);
+        panel.clear();
+        panel.resize(rows * p.k_len, T::zero());
+        let dst = MatrixMut {
+            data: panel,
+            rows: rs,
+            cols: cs,
+        };
+        gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+    };
+    let all_k = 0..p.panels.k_parts.len();
     let run_blocks = |o: usize,
                       blocks: &mut dyn Iterator<Item = std::ops::Range<usize>>,
                       panel: &mut Vec<T>,
@@ -220,41 +246,40 @@ pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [
                       origin: usize,
                       threads: usize| {
         for parts in blocks {
-            let rows = p.rows(&parts);
-            let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
-            let grad_y = Matrix {
-                data: &grad_y[first..],
-                rows: c_strides.0,
-                cols: c_strides.1,
-            };
-            let b = Matrix {
-                data: &packed[p.batch_of(o)],
-                rows: 1,
-                cols: p.n_len,
-            };
             if let Some((rs, cs)) = p.a_in_place {
                 // No windows: every element of A is one (row, reduction index) of
                 // one block, written once, in place.
+                let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
+                let grad_y = Matrix {
+                    data: &grad_y[first..],
+                    rows: c_strides.0,
+                    cols: c_strides.1,
+                };
+                let b = Matrix {
+                    data: &packed[p.batch_of(o)],
+                    rows: 1,
+                    cols: p.n_len,
+                };
                 let at = p.outer[o].offset + p.first_row(parts.start) * rs - origin;
                 let dst = MatrixMut {
                     data: &mut grad[at..],
                     rows: rs,
                     cols: cs,
                 };
-                gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+                gemm::gemm(
+                    (p.rows(&parts), p.k_len, p.n_len),
+                    dst,
+                    false,
+                    grad_y,
+                    b,
+                    threads,
+                );
                 continue;
             }
-            let (rs, cs) = p.panels.strides(rows);
-            panel.clear();
-            panel.resize(rows * p.k_len, T::zero());
-            let dst = MatrixMut {
-                data: panel,
-                rows: rs,
-                cols: cs,
-            };
-            gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+            panel_of(o, &parts, panel, threads);
+            let (layout, outer) = (&p.layout, &p.outer[o]);
             p.panels
-                .fold(&p.layout, &p.outer[o], parts, panel, grad, origin);
+                .fold(layout, outer, parts, all_k.clone(), panel, grad, origin);
         }
     };
     let run_outer =
@@ -298,12 +323,21 @@ pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [
                     },
                 );
             }
-            _ => {
-                let mut panel = Vec::new();
-                for o in 0..p.outer.len() {
-                    run_outer(o, &mut panel, out, 0, rayon::current_num_threads());
+            _ => match (p.outer.len() == 1 && p.a_in_place.is_none() && !single::applies(p))
+                .then(|| by_value::leading_reduction(p, out.len()))
+                .flatten()
+            {
+                Some((chunk_len, k_of_value)) => {
+                    let panel_of = |parts: &_, panel: &mut _| panel_of(0, parts, panel, 1);
+                    by_value::fold(p, chunk_len, &k_of_value, &panel_of, out)
                 }
-            }
+                None => {
+                    let mut panel = Vec::new();
+                    for o in 0..p.outer.len() {
+                        run_outer(o, &mut panel, out, 0, rayon::current_num_threads());
+                    }
+                }
+            },
         },
     }
 }

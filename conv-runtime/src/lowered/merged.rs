@@ -291,8 +291,15 @@ fn fold<T: Element>(p: &Product, result: &[T], outer_a: &[usize], out: &mut [T])
             }
             panel
         };
-        p.panels
-            .fold(&p.layout, &p.outer[o], parts.clone(), panel, grad, origin);
+        p.panels.fold(
+            &p.layout,
+            &p.outer[o],
+            parts.clone(),
+            0..p.panels.k_parts.len(),
+            panel,
+            grad,
+            origin,
+        );
     };
     match p.chunks(&p.layout.a, outer_a, out.len()) {
         Some((len, by_chunk)) if len > 0 => out

@@ -10,6 +10,8 @@
 //! - `transposed`: grad_x of stride-1 zero-padded windows as a forward convolution of
 //!   grad_y, by the direct kernel;
 //! - `single`: products of one column (depthwise);
+//! - `by_value`: grad_a of one outer point through panels, split over the values of
+//!   `A`'s leading reduction axis;
 //! - `gemm_path`: products without windows reading the operand in place, and the rest as
 //!   im2col panels and a register-blocked SIMD GEMM, gradients backwards;
 //! - `merged`: products whose outer points have few rows each, as one GEMM over all of
@@ -23,6 +25,7 @@
 
 mod adjoint;
 mod bias;
+mod by_value;
 mod call;
 mod choose;
 mod direct;

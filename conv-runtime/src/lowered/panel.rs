@@ -202,29 +202,31 @@ impl Panels {
         }
     }
 
-    /// Visits every run of the row parts `parts` (of the outer point `outer`):
-    /// `visit(row part index within parts, reduction part index, the run)`.
+    /// Visits every run of the row parts `parts` and the reduction parts `k` (of the
+    /// outer point `outer`): `visit(row part index within parts, reduction part index,
+    /// the run)`.
     #[inline(always)]
     pub fn for_each_run_at(
         &self,
         layout: &Layout,
         outer: &Part,
         parts: std::ops::Range<usize>,
+        k: std::ops::Range<usize>,
         mut visit: impl FnMut(usize, usize, Run<'_>),
     ) {
         if let Some(cached) = &self.cached {
             let k_count = self.k_parts.len();
             for (local, row) in parts.enumerate() {
                 let runs = &cached[row * k_count..(row + 1) * k_count];
-                for (kp, run) in runs.iter().enumerate() {
+                for (kp, run) in runs.iter().enumerate().take(k.end).skip(k.start) {
                     visit(local, kp, run.at(layout, outer.offset, self.run_len));
                 }
             }
             return;
         }
         for (local, row) in self.row_parts[parts].iter().enumerate() {
-            for (kp, k) in self.k_parts.iter().enumerate() {
-                visit(local, kp, self.run(layout, outer, row, k, kp));
+            for (kp, part) in self.k_parts.iter().enumerate().take(k.end).skip(k.start) {
+                visit(local, kp, self.run(layout, outer, row, part, kp));
             }
         }
     }
@@ -238,6 +240,7 @@ impl Panels {
         layout: &Layout,
         outer: &Part,
         parts: std::ops::Range<usize>,
+        k: std::ops::Range<usize>,
         mut visit: impl FnMut(usize, usize, Run<'_>),
     ) {
         let rows = parts.len() * self.rows_per_part();
@@ -251,6 +254,7 @@ impl Panels {
                     layout,
                     outer,
                     parts,
+                    k,
                     #[inline(always)]
                     |local, kp, run| {
                         let (start, step) = match orientation {
@@ -355,6 +359,7 @@ impl Panels {
             layout,
             outer,
             parts,
+            0..self.k_parts.len(),
             #[inline(always)]
             |start, step, run| {
                 let Range { start: lo, end: hi } = run.interior;
@@ -382,12 +387,15 @@ impl Panels {
     }
 
     /// Adds the panel (shaped like `A`'s rows of `parts`) onto the operand's gradient, whose
-    /// slice `grad` starts at offset `origin` of the operand.
+    /// slice `grad` starts at offset `origin` of the operand: the columns of reduction
+    /// parts `k`.
+    #[allow(clippy::too_many_arguments)]
     pub fn fold<T: Element>(
         &self,
         layout: &Layout,
         outer: &Part,
         parts: std::ops::Range<usize>,
+        k: std::ops::Range<usize>,
         panel: &[T],
         grad: &mut [T],
         origin: usize,
@@ -396,6 +404,7 @@ impl Panels {
             layout,
             outer,
             parts,
+            k,
             #[inline(always)]
             |start, step, run| {
                 let Range { start: lo, end: hi } = run.interior;
@@ -587,9 +596,13 @@ mod tests {
         let (mut visited, mut direct) = (Vec::new(), Vec::new());
         for outer in parts(&layout, &outer_axes, false) {
             let rows = 0..panels.row_parts.len();
-            panels.for_each_run_at(&layout, &outer, rows.clone(), |_, _, run| {
-                visited.push(describe(run))
-            });
+            panels.for_each_run_at(
+                &layout,
+                &outer,
+                rows.clone(),
+                0..panels.k_parts.len(),
+                |_, _, run| visited.push(describe(run)),
+            );
             for row in &panels.row_parts[rows] {
                 for (kp, k) in panels.k_parts.iter().enumerate() {
                     direct.push(describe(panels.run(&layout, &outer, row, k, kp)));

@@ -79,6 +79,7 @@ fn for_each_run<T>(p: &Product, o: usize, mut visit: impl FnMut(usize, usize, Ru
                 &p.layout,
                 &p.outer[o],
                 0..p.panels.row_parts.len(),
+                0..p.panels.k_parts.len(),
                 #[inline(always)]
                 |local, kp, run| {
                     visit(

@@ -306,3 +306,61 @@ fn grad_a_of_one_outer_point_splits_along_its_leading_row_axis() {
     let (split, _) = grad_a_on(windowed, [&[5, 6, 4], &[3, 3, 4, 5]], 2);
     assert!(!split, "{windowed}: windowed leading axis");
 }
+
+/// The chunk length and reduction parts per value of `A`'s leading reduction axis, for
+/// grad_a of one outer point (`gemm_path::leading_reduction`), and the product's blocks.
+fn leading_reduction(source: &str, shapes: [&[usize]; 2]) -> (Option<(usize, Vec<usize>)>, usize) {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let kernel = interp.kernel();
+    let plan = gemm_plan(kernel).expect("a batch of products");
+    let extents = crate::shapes::resolve(kernel, &shapes).expect("shapes fit");
+    let product = super::product::Product::new(kernel, &plan, &extents, shapes[0], shapes[1]);
+    let product = product.expect("a product");
+    let a_len = shapes[0].iter().product();
+    let lead = super::by_value::leading_reduction(&product, a_len)
+        .map(|(chunk, k)| (chunk, k.iter().map(|k| k.len()).collect()));
+    (lead, product.blocks_of(0).count())
+}
+
+#[test]
+fn grad_a_of_one_strided_image_folds_by_input_channel_whatever_the_threads() {
+    let stem = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 3; \
+                unfold x.w by j, stride = 2, pad = 3; }";
+    // 23 x 19 positions of 3136 taps: six blocks of row parts, in waves of one block per
+    // thread, each wave's folds split over 64 input channels (their chunks of A).
+    let shapes: [&[usize]; 2] = [&[1, 64, 45, 38], &[4, 64, 7, 7]];
+    let (lead, blocks) = leading_reduction(stem, shapes);
+    assert_eq!(blocks, 6, "{stem}: blocks");
+    assert_eq!(
+        lead,
+        Some((45 * 38, vec![49; 64])),
+        "{stem}: 49 taps per channel"
+    );
+    // grad_a_on checks each against the interpreter.
+    let (_, one) = grad_a_on(stem, shapes, 1);
+    for threads in [2, 3] {
+        let (_, more) = grad_a_on(stem, shapes, threads);
+        assert!(
+            one.iter()
+                .zip(&more)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{stem}: {threads} threads"
+        );
+    }
+    // A reflected border stays in its channel's chunk.
+    let reflect = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 2, \
+                   mode = reflect; unfold x.w by j, stride = 2, pad = 1; }";
+    let shapes: [&[usize]; 2] = [&[1, 5, 13, 11], &[3, 5, 5, 3]];
+    assert_eq!(
+        leading_reduction(reflect, shapes).0,
+        Some((13 * 11, vec![15; 5]))
+    );
+    grad_a_on(reflect, shapes, 3);
+    // Channels last: A leads with a windowed axis.
+    let nhwc = "c(x, w) = \"nhwckj,kjcd->nhwd\" { unfold x.h by k, stride = 2, pad = 1; \
+                unfold x.w by j, stride = 2, pad = 1; }";
+    assert_eq!(
+        leading_reduction(nhwc, [&[1, 9, 8, 3], &[3, 3, 3, 4]]).0,
+        None
+    );
+}
