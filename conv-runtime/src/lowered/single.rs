@@ -6,6 +6,7 @@ use super::lanes;
 use super::panel::{Orientation, Run};
 use super::product::Product;
 use super::simd::vectorized;
+use super::zmm::{self, Token};
 use crate::Element;
 use std::ops::Range;
 
@@ -45,6 +46,8 @@ fn dot<T: Element>(run: &Run<'_>, src: &[T], row: &[T], row_step: usize) -> T {
 }
 
 /// `grad[offset(i)] += coef * row[i * row_step]` along a run (the fold, for one column).
+/// A run of stride 2 (a strided window's) adds a register of products at a time, spread
+/// to every other place.
 #[inline(always)]
 fn scatter<T: Element>(
     run: &Run<'_>,
@@ -53,6 +56,7 @@ fn scatter<T: Element>(
     row_step: usize,
     grad: &mut [T],
     origin: usize,
+    token: Option<Token>,
 ) {
     let Range { start: lo, end: hi } = run.interior;
     if lo == hi {
@@ -60,6 +64,10 @@ fn scatter<T: Element>(
     } else if row_step == 1 && run.step == 1 {
         let first = run.first - origin;
         lanes::axpy(&mut grad[first..first + hi - lo], &row[lo..hi], coef);
+    } else if let (Some(token), 1, 2) = (token, row_step, run.step) {
+        let first = run.first - origin;
+        let dst = &mut grad[first..first + 2 * (hi - lo) - 1];
+        zmm::add_every_other(token, dst, &row[lo..hi], coef);
     } else {
         run.for_each_interior(|i, o| {
             grad[o - origin] = grad[o - origin] + coef * row[i * row_step]
@@ -69,28 +77,46 @@ fn scatter<T: Element>(
 }
 
 /// Every run of outer point `o`, with the offset in C (or grad_y) of the row it belongs
-/// to, under the CPU's widest SIMD. `visit` must be `#[inline(always)]` (see simd.rs).
+/// to, under the CPU's widest SIMD, with the AVX-512 token if the CPU has it. `visit`
+/// must be `#[inline(always)]` (see simd.rs).
 #[inline(always)]
-fn for_each_run<T>(p: &Product, o: usize, mut visit: impl FnMut(usize, usize, Run<'_>) -> T) {
-    vectorized(
+fn for_each_run<T>(
+    p: &Product,
+    o: usize,
+    mut visit: impl FnMut(usize, usize, Run<'_>, Option<Token>) -> T,
+) {
+    match zmm::token() {
+        Some(token) => zmm::vectorize(
+            token,
+            #[inline(always)]
+            || runs(p, o, &mut visit, Some(token)),
+        ),
+        None => vectorized(
+            #[inline(always)]
+            || runs(p, o, &mut visit, None),
+        ),
+    }
+}
+
+/// The loop of [`for_each_run`], inlined into each of its SIMD contexts.
+#[inline(always)]
+fn runs<T>(
+    p: &Product,
+    o: usize,
+    visit: &mut impl FnMut(usize, usize, Run<'_>, Option<Token>) -> T,
+    token: Option<Token>,
+) {
+    p.panels.for_each_run_at(
+        &p.layout,
+        &p.outer[o],
+        0..p.panels.row_parts.len(),
+        0..p.panels.k_parts.len(),
         #[inline(always)]
-        || {
-            p.panels.for_each_run_at(
-                &p.layout,
-                &p.outer[o],
-                0..p.panels.row_parts.len(),
-                0..p.panels.k_parts.len(),
-                #[inline(always)]
-                |local, kp, run| {
-                    visit(
-                        p.outer_c[o] + p.first_row(local) * p.layout.c_row_stride,
-                        kp,
-                        run,
-                    );
-                },
-            )
+        |local, kp, run| {
+            let start = p.outer_c[o] + p.first_row(local) * p.layout.c_row_stride;
+            visit(start, kp, run, token);
         },
-    );
+    )
 }
 
 /// C of outer point `o` (whose region of C starts at `c_origin` in `c`) += A * B.
@@ -107,7 +133,7 @@ pub(crate) fn forward<T: Element>(
         p,
         o,
         #[inline(always)]
-        |start, kp, run| axpy(&run, packed[kp], a, &mut c[start - c_origin..], step),
+        |start, kp, run, _| axpy(&run, packed[kp], a, &mut c[start - c_origin..], step),
     );
 }
 
@@ -118,7 +144,7 @@ pub(crate) fn grad_b<T: Element>(p: &Product, o: usize, a: &[T], grad_y: &[T], a
         p,
         o,
         #[inline(always)]
-        |start, kp, run| acc[kp] = acc[kp] + dot(&run, a, &grad_y[start..], step),
+        |start, kp, run, _| acc[kp] = acc[kp] + dot(&run, a, &grad_y[start..], step),
     );
 }
 
@@ -136,7 +162,10 @@ pub(crate) fn grad_a<T: Element>(
         p,
         o,
         #[inline(always)]
-        |start, kp, run| scatter(&run, packed[kp], &grad_y[start..], step, grad, origin),
+        |start, kp, run, token| {
+            let row = &grad_y[start..];
+            scatter(&run, packed[kp], row, step, grad, origin, token)
+        },
     );
 }
 

@@ -364,3 +364,16 @@ fn grad_a_of_one_strided_image_folds_by_input_channel_whatever_the_threads() {
         None
     );
 }
+
+#[test]
+fn grad_a_of_a_strided_depthwise_spreads_registers_of_products() {
+    // Runs of 35 (two registers of f64 products, spread to every other place, and a
+    // tail), of 4 (the tail alone), and reflected borders.
+    let depthwise = "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
+                     unfold x.w by j, stride = 2, pad = 1; }";
+    grad_a_on(depthwise, [&[2, 3, 9, 70], &[3, 3, 3]], 2);
+    grad_a_on(depthwise, [&[1, 2, 9, 8], &[2, 3, 3]], 1);
+    let reflect = "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
+                   unfold x.w by j, stride = 2, pad = 2, mode = reflect; }";
+    grad_a_on(reflect, [&[1, 3, 7, 41], &[3, 3, 5]], 3);
+}
