@@ -214,9 +214,8 @@ fn add_in_order<T: Element>(sum: &mut [T], rest: &[Vec<T>]) {
 pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [T]) {
     let packed = p.pack_b_per_batch(b, true);
     let c_strides = (p.layout.c_row_stride, p.layout.c_col_stride);
-    // The GEMM of one block's rows into `panel` (shaped like A's rows), for the fold.
-    let panel_of = |o: usize, parts: &std::ops::Range<usize>, panel: &mut Vec<T>, threads| {
-        let rows = p.rows(parts);
+    // `grad_y (x) B^T` for the rows of block `parts` of outer point `o`, into `dst`.
+    let product = |o: usize, parts: &std::ops::Range<usize>, dst: MatrixMut<'_, T>, threads| {
         let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
         let grad_y = Matrix {
             data: &grad_y[first..],
@@ -228,6 +227,18 @@ pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [
             rows: 1,
             cols: p.n_len,
         };
+        gemm::gemm(
+            (p.rows(parts), p.k_len, p.n_len),
+            dst,
+            false,
+            grad_y,
+            b,
+            threads,
+        );
+    };
+    // The block's product into `panel` (shaped like A's rows), for the fold.
+    let panel_of = |o: usize, parts: &std::ops::Range<usize>, panel: &mut Vec<T>, threads| {
+        let rows = p.rows(parts);
         let (rs, cs) = p.panels.strides(rows);
         panel.clear();
         panel.resize(rows * p.k_len, T::zero());
@@ -236,7 +247,7 @@ pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [
             rows: rs,
             cols: cs,
         };
-        gemm::gemm((rows, p.k_len, p.n_len), dst, false, grad_y, b, threads);
+        product(o, parts, dst, threads);
     };
     let all_k = 0..p.panels.k_parts.len();
     let run_blocks = |o: usize,
@@ -249,31 +260,13 @@ pub(crate) fn grad_a<T: Element>(p: &Product, b: &[T], grad_y: &[T], out: &mut [
             if let Some((rs, cs)) = p.a_in_place {
                 // No windows: every element of A is one (row, reduction index) of
                 // one block, written once, in place.
-                let first = p.outer_c[o] + p.first_row(parts.start) * c_strides.0;
-                let grad_y = Matrix {
-                    data: &grad_y[first..],
-                    rows: c_strides.0,
-                    cols: c_strides.1,
-                };
-                let b = Matrix {
-                    data: &packed[p.batch_of(o)],
-                    rows: 1,
-                    cols: p.n_len,
-                };
                 let at = p.outer[o].offset + p.first_row(parts.start) * rs - origin;
                 let dst = MatrixMut {
                     data: &mut grad[at..],
                     rows: rs,
                     cols: cs,
                 };
-                gemm::gemm(
-                    (p.rows(&parts), p.k_len, p.n_len),
-                    dst,
-                    false,
-                    grad_y,
-                    b,
-                    threads,
-                );
+                product(o, &parts, dst, threads);
                 continue;
             }
             panel_of(o, &parts, panel, threads);
