@@ -52,8 +52,8 @@ use choose::{decide, Pass};
 pub use choose::{explain, set_min_macs, Choice, Path};
 
 /// `C = A (x) B` (+ `bias` along its output axis) on the fast path; `false` leaves `out`
-/// untouched for the loop nest. Paths that write every element
-/// write `out` with no zeros first.
+/// to the loop nest, zeroed or not yet written. Paths that write every element write
+/// `out` with no zeros first.
 pub fn forward<T: Element>(
     call: Call<'_>,
     a: Tensor<T>,
