@@ -4,6 +4,8 @@
 //! along which the operand's offset grows by a constant.
 
 use super::layout::{DimIndex, Layout};
+use super::simd::vectorized;
+use super::zmm::{self, Token};
 use crate::Element;
 use conv_model::kernel::PadMode;
 use std::ops::Range;
@@ -241,35 +243,53 @@ impl Panels {
         outer: &Part,
         parts: std::ops::Range<usize>,
         k: std::ops::Range<usize>,
-        mut visit: impl FnMut(usize, usize, Run<'_>),
+        mut visit: impl FnMut(usize, usize, Run<'_>, Option<Token>),
+    ) {
+        match zmm::token() {
+            Some(token) => zmm::vectorize(
+                token,
+                #[inline(always)]
+                || self.runs(layout, outer, parts, k, &mut visit, Some(token)),
+            ),
+            None => vectorized(
+                #[inline(always)]
+                || self.runs(layout, outer, parts, k, &mut visit, None),
+            ),
+        }
+    }
+
+    /// The loop of [`Panels::for_each_run`], inlined into each of its SIMD contexts.
+    #[inline(always)]
+    fn runs(
+        &self,
+        layout: &Layout,
+        outer: &Part,
+        parts: std::ops::Range<usize>,
+        k: std::ops::Range<usize>,
+        visit: &mut impl FnMut(usize, usize, Run<'_>, Option<Token>),
+        token: Option<Token>,
     ) {
         let rows = parts.len() * self.rows_per_part();
         let (row_stride, col_stride) = self.strides(rows);
-        let run_len = self.run_len;
-        let orientation = self.orientation;
-        super::simd::vectorized(
+        let (run_len, orientation) = (self.run_len, self.orientation);
+        self.for_each_run_at(
+            layout,
+            outer,
+            parts,
+            k,
             #[inline(always)]
-            || {
-                self.for_each_run_at(
-                    layout,
-                    outer,
-                    parts,
-                    k,
-                    #[inline(always)]
-                    |local, kp, run| {
-                        let (start, step) = match orientation {
-                            Orientation::RowsInner => {
-                                (kp * col_stride + local * run_len * row_stride, row_stride)
-                            }
-                            Orientation::ReductionInner => {
-                                (local * row_stride + kp * run_len * col_stride, col_stride)
-                            }
-                        };
-                        visit(start, step, run);
-                    },
-                )
+            |local, kp, run| {
+                let (start, step) = match orientation {
+                    Orientation::RowsInner => {
+                        (kp * col_stride + local * run_len * row_stride, row_stride)
+                    }
+                    Orientation::ReductionInner => {
+                        (local * row_stride + kp * run_len * col_stride, col_stride)
+                    }
+                };
+                visit(start, step, run, token);
             },
-        );
+        )
     }
 
     /// The run of row part `row` and reduction part `k` (the `kp`th) of outer point
@@ -361,7 +381,7 @@ impl Panels {
             parts,
             0..self.k_parts.len(),
             #[inline(always)]
-            |start, step, run| {
+            |start, step, run, token| {
                 let Range { start: lo, end: hi } = run.interior;
                 if step == 1 {
                     panel[start..start + lo].fill(T::zero());
@@ -378,6 +398,10 @@ impl Panels {
                         &mut panel[start + lo..start + hi],
                         &source[run.first..run.first + hi - lo],
                     );
+                } else if let (Some(token), 1, 2) = (token, step, run.step) {
+                    // A strided window's stretch of A: every other element.
+                    let from = &source[run.first..run.first + 2 * (hi - lo) - 1];
+                    zmm::take_every_other(token, &mut panel[start + lo..start + hi], from);
                 } else {
                     run.for_each_interior(|i, o| panel[start + i * step] = source[o]);
                 }
@@ -406,11 +430,15 @@ impl Panels {
             parts,
             k,
             #[inline(always)]
-            |start, step, run| {
+            |start, step, run, token| {
                 let Range { start: lo, end: hi } = run.interior;
+                let at = run.first.wrapping_sub(origin);
                 if step == 1 && run.step == 1 && lo < hi {
-                    let at = run.first - origin;
                     super::lanes::add(&mut grad[at..at + hi - lo], &panel[start + lo..start + hi]);
+                } else if let (Some(token), 1, 2, true) = (token, step, run.step, lo < hi) {
+                    // A strided window's gradient: onto every other element.
+                    let grad = &mut grad[at..at + 2 * (hi - lo) - 1];
+                    zmm::add_every_other(token, grad, &panel[start + lo..start + hi], T::one());
                 } else {
                     run.for_each_interior(|i, o| {
                         grad[o - origin] = grad[o - origin] + panel[start + i * step]

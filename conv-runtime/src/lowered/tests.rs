@@ -377,3 +377,33 @@ fn grad_a_of_a_strided_depthwise_spreads_registers_of_products() {
                    unfold x.w by j, stride = 2, pad = 2, mode = reflect; }";
     grad_a_on(reflect, [&[1, 3, 7, 41], &[3, 3, 5]], 3);
 }
+
+/// The path `pass` of `source` takes on `shapes`.
+fn path(source: &str, shapes: [&[usize]; 2], pass: super::choose::Pass) -> super::choose::Path {
+    let interp = Interpreter::new(source).expect("a valid kernel");
+    let extents = crate::shapes::resolve(interp.kernel(), &shapes).expect("shapes fit");
+    let facts = conv_model::facts::Facts::derive(interp.program().clone());
+    set_min_macs(0);
+    let path = super::choose::path_of(super::Call::new(&facts, &extents), pass);
+    set_min_macs(super::choose::MIN_MACS);
+    path
+}
+
+#[test]
+fn strided_runs_are_gathered_and_folded_a_register_at_a_time() {
+    use super::choose::{Pass, Path};
+    let conv = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; \
+                unfold x.w by j, stride = 2, pad = 1; bias d; }";
+    // Runs of 38 positions, every other element of x (four registers of f64 and a tail
+    // of 6); B of 576 taps x 256 columns (576 KiB of f32) sends the forward pass to the
+    // panels.
+    let shapes: [&[usize]; 2] = [&[1, 64, 5, 75], &[256, 64, 3, 3]];
+    assert_eq!(path(conv, shapes, Pass::Forward), Path::Panels);
+    assert_eq!(path(conv, shapes, Pass::GradA), Path::Panels);
+    check(conv, shapes, 'd');
+    grad_a_on(conv, shapes, 2);
+    // Runs of 3: the tail alone.
+    let shapes: [&[usize]; 2] = [&[2, 3, 5, 6], &[4, 3, 3, 3]];
+    assert_eq!(path(conv, shapes, Pass::GradA), Path::Panels);
+    grad_a_on(conv, shapes, 1);
+}

@@ -297,6 +297,29 @@ pub(crate) fn add_every_other<T: Element>(token: Token, dst: &mut [T], src: &[T]
     }
 }
 
+/// `dst[i] = src[2 i]`: two registers of `src` compressed into one by a permute, then
+/// the tail one by one. `src` holds `2 * dst.len() - 1` elements.
+#[inline(always)]
+pub(crate) fn take_every_other<T: Element>(token: Token, dst: &mut [T], src: &[T]) {
+    let n = T::LANES;
+    let mut i = 0;
+    while i + n <= dst.len() && 2 * i + 2 * n <= src.len() {
+        let (low, high) = (
+            T::load(token, &src[2 * i..]),
+            T::load(token, &src[2 * i + n..]),
+        );
+        T::store(
+            token,
+            &mut dst[i..],
+            T::permute2(token, low, high, |l| 2 * l),
+        );
+        i += n;
+    }
+    for (j, d) in dst.iter_mut().enumerate().skip(i) {
+        *d = src[2 * j];
+    }
+}
+
 /// One register of [`add_every_other`]: `dst[2 l] += coef * src[l]` for every lane `l`.
 #[inline(always)]
 fn add_spread<T: Element>(token: Token, dst: &mut [T], src: &[T], coef: T) {
@@ -391,6 +414,26 @@ mod tests {
             }
             assert_eq!(got, want, "{len} products");
         }
+    }
+
+    fn even_elements<T: Element + From<u16> + std::fmt::Debug>(token: Token) {
+        for len in 1..=3 * T::LANES + 3 {
+            let src: Vec<T> = (0..2 * len as u16 - 1).map(|v| T::from(v + 1)).collect();
+            let mut got = vec![T::zero(); len];
+            vectorize(token, || take_every_other(token, &mut got, &src));
+            let want: Vec<T> = (0..len as u16).map(|j| T::from(2 * j + 1)).collect();
+            assert_eq!(got, want, "{len} elements");
+        }
+    }
+
+    #[test]
+    fn take_every_other_copies_the_even_elements_at_every_length() {
+        let Some(token) = token() else {
+            eprintln!("no AVX-512 on this CPU: nothing to test");
+            return;
+        };
+        even_elements::<f32>(token);
+        even_elements::<f64>(token);
     }
 
     #[test]
