@@ -215,83 +215,88 @@ impl Tiles {
         let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
             unreachable!("checked by Direct::new")
         };
-        let u = self.transforms.weights(b, self.channels, p.n_len);
-        // The bias of each column, added as tiles are written, when every outer point's
-        // columns have the same (a bias along the columns); otherwise added after.
-        let columns = bias.as_ref().and_then(|bias| {
-            let columns = bias.of_columns(0, direct, p)?;
-            let same = (0..by_chunk.len())
-                .all(|k| bias.of_columns(k * per_outer, direct, p).as_ref() == Some(&columns));
-            same.then_some(columns)
-        });
-        let threads = rayon::current_num_threads();
-        let chunks = by_chunk.len();
-        let job = |work: &mut Work<T>,
-                   padded: &[T],
-                   first: usize,
-                   count: usize,
-                   cols: Range<usize>,
-                   c: &mut [T]| {
-            self.job(
-                direct,
-                work,
-                padded,
-                &by_chunk[first..first + count],
-                cols,
-                &u,
-                p.n_len,
-                columns.as_deref(),
-                per_outer,
-                c,
-            )
-        };
-        scratch::with(|padded: &mut Vec<T>| {
-            direct.pad(&p.layout, a, padded);
-            let padded = &padded[..];
-            if chunks >= threads {
-                // An outer point per job at least, so its inputs are transformed once
-                // (U-Net's 2 images at 112x112 on 2 threads: 223-238 -> 267-279 GFLOP/s
-                // against splitting their columns); several when theirs are fewer tiles
-                // than a block (lanes left empty are work lost), as long as every
-                // thread has a job.
-                let per_job = (LANES / self.per_point().max(1)).clamp(1, chunks / threads);
-                out.par_chunks_mut(per_outer * per_job)
-                    .enumerate()
-                    .for_each_init(Work::default, |work, (j, c)| {
-                        job(
-                            work,
-                            padded,
-                            j * per_job,
-                            c.len() / per_outer,
-                            0..p.n_len,
-                            c,
-                        )
-                    });
-            } else {
-                // Few outer points: their columns split in groups, so every thread has
-                // work (each group transforms the inputs again).
-                let groups = (2 * threads).div_ceil(chunks.max(1));
-                let group = p
-                    .n_len
-                    .div_ceil(groups)
-                    .next_multiple_of(CHANNELS)
-                    .min(p.n_len);
-                out.par_chunks_mut(per_outer)
-                    .enumerate()
-                    .flat_map(|(k, c)| {
-                        c.par_chunks_mut(group * direct.column_stride)
-                            .enumerate()
-                            .map(move |(g, c)| (k, g, c))
-                    })
-                    .for_each_init(Work::default, |work, (k, g, c)| {
-                        let cols = g * group..(g * group + group).min(p.n_len);
-                        job(work, padded, k, 1, cols, c)
-                    });
+        // U in a buffer kept from call to call (9.4 MB for 256 x 256 channels) rather
+        // than zeroed and written afresh on every call.
+        scratch::with(|u: &mut Vec<T>| {
+            self.transforms.weights(b, self.channels, p.n_len, u);
+            let u = &u[..];
+            // The bias of each column, added as tiles are written, when every outer point's
+            // columns have the same (a bias along the columns); otherwise added after.
+            let columns = bias.as_ref().and_then(|bias| {
+                let columns = bias.of_columns(0, direct, p)?;
+                let same = (0..by_chunk.len())
+                    .all(|k| bias.of_columns(k * per_outer, direct, p).as_ref() == Some(&columns));
+                same.then_some(columns)
+            });
+            let threads = rayon::current_num_threads();
+            let chunks = by_chunk.len();
+            let job = |work: &mut Work<T>,
+                       padded: &[T],
+                       first: usize,
+                       count: usize,
+                       cols: Range<usize>,
+                       c: &mut [T]| {
+                self.job(
+                    direct,
+                    work,
+                    padded,
+                    &by_chunk[first..first + count],
+                    cols,
+                    u,
+                    p.n_len,
+                    columns.as_deref(),
+                    per_outer,
+                    c,
+                )
+            };
+            scratch::with(|padded: &mut Vec<T>| {
+                direct.pad(&p.layout, a, padded);
+                let padded = &padded[..];
+                if chunks >= threads {
+                    // An outer point per job at least, so its inputs are transformed once
+                    // (U-Net's 2 images at 112x112 on 2 threads: 223-238 -> 267-279 GFLOP/s
+                    // against splitting their columns); several when theirs are fewer tiles
+                    // than a block (lanes left empty are work lost), as long as every
+                    // thread has a job.
+                    let per_job = (LANES / self.per_point().max(1)).clamp(1, chunks / threads);
+                    out.par_chunks_mut(per_outer * per_job)
+                        .enumerate()
+                        .for_each_init(Work::default, |work, (j, c)| {
+                            job(
+                                work,
+                                padded,
+                                j * per_job,
+                                c.len() / per_outer,
+                                0..p.n_len,
+                                c,
+                            )
+                        });
+                } else {
+                    // Few outer points: their columns split in groups, so every thread has
+                    // work (each group transforms the inputs again).
+                    let groups = (2 * threads).div_ceil(chunks.max(1));
+                    let group = p
+                        .n_len
+                        .div_ceil(groups)
+                        .next_multiple_of(CHANNELS)
+                        .min(p.n_len);
+                    out.par_chunks_mut(per_outer)
+                        .enumerate()
+                        .flat_map(|(k, c)| {
+                            c.par_chunks_mut(group * direct.column_stride)
+                                .enumerate()
+                                .map(move |(g, c)| (k, g, c))
+                        })
+                        .for_each_init(Work::default, |work, (k, g, c)| {
+                            let cols = g * group..(g * group + group).min(p.n_len);
+                            job(work, padded, k, 1, cols, c)
+                        });
+                }
+            });
+            if let (Some(bias), None) = (&bias, &columns) {
+                bias.add(0, out);
             }
-        });
-        if let (Some(bias), None) = (&bias, &columns) {
-            bias.add(0, out);
-        }
+        })
     }
 
     /// Every tile of the outer points `points` (chunks of `c`, each `per_outer` long),
