@@ -297,8 +297,10 @@ pub(crate) fn add_every_other<T: Element>(token: Token, dst: &mut [T], src: &[T]
     }
 }
 
-/// `dst[i] = src[2 i]`: two registers of `src` compressed into one by a permute, then
-/// the tail one by one. `src` holds `2 * dst.len() - 1` elements.
+/// `dst[i] = src[2 i]`: two registers of `src` compressed into one by a permute; the
+/// last register of `dst` overlaps the one before (a copy: the overlap is written
+/// twice with the same values), and only a `dst` shorter than a register is copied
+/// one by one. `src` holds `2 * dst.len() - 1` elements.
 #[inline(always)]
 pub(crate) fn take_every_other<T: Element>(token: Token, dst: &mut [T], src: &[T]) {
     let n = T::LANES;
@@ -314,6 +316,18 @@ pub(crate) fn take_every_other<T: Element>(token: Token, dst: &mut [T], src: &[T
             T::permute2(token, low, high, |l| 2 * l),
         );
         i += n;
+    }
+    if i < dst.len() && dst.len() >= n {
+        // The last register: its source ends at `src`'s last element, a single, so its
+        // second register is read from `n - 1` on.
+        let at = dst.len() - n;
+        let (low, high) = (
+            T::load(token, &src[2 * at..]),
+            T::load(token, &src[2 * at + n - 1..]),
+        );
+        let index = |l: usize| if 2 * l < n { 2 * l } else { 2 * l + 1 };
+        T::store(token, &mut dst[at..], T::permute2(token, low, high, index));
+        return;
     }
     for (j, d) in dst.iter_mut().enumerate().skip(i) {
         *d = src[2 * j];

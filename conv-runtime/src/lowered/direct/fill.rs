@@ -8,6 +8,7 @@ use super::plan::{Direct, SINGLE_REACH};
 use crate::lowered::lanes;
 use crate::lowered::layout::Layout;
 use crate::lowered::simd::vectorized;
+use crate::lowered::zmm;
 use crate::Element;
 use rayon::prelude::*;
 
@@ -258,11 +259,15 @@ fn linear_run(
     best
 }
 
-/// `out[i] = src[i * step]`. Stride 2 (the strided layers of real networks) is written
-/// as pairs, which LLVM turns into vector shuffles; a run-time step leaves it a scalar
-/// gather, which took 80% of MobileNet's depthwise stride-2 forward pass.
+/// `out[i] = src[i * step]`. Stride 2 (the strided layers of real networks) is a
+/// permute per register with AVX-512 (as pairs, which LLVM turned into shuffles, it was
+/// still a quarter of MobileNet's depthwise stride-2 forward pass), else written as
+/// pairs; a run-time step leaves it a scalar gather (80% of that pass).
 #[inline(always)]
 fn every_other<T: Element>(out: &mut [T], src: &[T], step: usize) {
+    if let (2, Some(token)) = (step, zmm::token()) {
+        return zmm::take_every_other(token, out, src);
+    }
     if step == 2 {
         // `src` ends at the last element read: its last pair is a single.
         let (pairs, last) = src.split_at(src.len() - 1);
