@@ -194,32 +194,36 @@ impl Transforms {
     }
 
     /// The gradient of the weights from the gradient of `U`, `G^T S G`: `s` holds
-    /// `S[xi]` as `[xi][row][col]` (`rows x cols` each); returns `[row][r][r][col]`.
+    /// `S[xi]` as `[xi][row][col]` (`rows x cols` each); returns `[row][r][r][col]`, in
+    /// parallel over rows (a part that ran on one thread while the other waited).
     pub fn weights_back<T: Element>(&self, s: &[T], rows: usize, cols: usize) -> Vec<T> {
+        use rayon::prelude::*;
         let (n, r) = (self.n, self.r);
         let mut out = vec![T::zero(); rows * r * r * cols];
-        crate::lowered::simd::vectorized(
-            #[inline(always)]
-            || {
-                for (row, out) in out.chunks_exact_mut((r * r * cols).max(1)).enumerate() {
-                    for t in 0..r * r {
-                        let (kh, kw) = (t / r, t % r);
-                        let out = &mut out[t * cols..(t + 1) * cols];
-                        for xi in 0..n * n {
-                            let coef = self.g[(xi / n) * r + kh] * self.g[(xi % n) * r + kw];
-                            if coef == 0.0 {
-                                continue;
-                            }
-                            let coef = T::from_f64(coef);
-                            let from = &s[(xi * rows + row) * cols..][..cols];
-                            for (o, &v) in out.iter_mut().zip(from) {
-                                *o = coef.mul_add(v, *o);
+        out.par_chunks_mut((r * r * cols).max(1))
+            .enumerate()
+            .for_each(|(row, out)| {
+                crate::lowered::simd::vectorized(
+                    #[inline(always)]
+                    || {
+                        for t in 0..r * r {
+                            let (kh, kw) = (t / r, t % r);
+                            let out = &mut out[t * cols..(t + 1) * cols];
+                            for xi in 0..n * n {
+                                let coef = self.g[(xi / n) * r + kh] * self.g[(xi % n) * r + kw];
+                                if coef == 0.0 {
+                                    continue;
+                                }
+                                let coef = T::from_f64(coef);
+                                let from = &s[(xi * rows + row) * cols..][..cols];
+                                for (o, &v) in out.iter_mut().zip(from) {
+                                    *o = coef.mul_add(v, *o);
+                                }
                             }
                         }
-                    }
-                }
-            },
-        );
+                    },
+                )
+            });
         out
     }
 }
