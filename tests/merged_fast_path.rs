@@ -43,10 +43,15 @@ fn few_rows_per_outer_point_run_merged() {
         paths(&pointwise::Kernel, &[&[8, 512, 7, 7], &[512, 2048]]),
         merged
     );
-    // 3x3 over 7x7: every pass merged (im2col panels, grad_x folded back); over 14x14
-    // Winograd's tiles share B among 64 tiles.
+    // 3x3 over 7x7: the forward pass and grad_x (the transposed kernel's forward) in
+    // tiles of any 6 positions of the padded copy, grad_w merged (im2col panels); over
+    // 14x14 Winograd's tiles share B among 64 tiles.
     let last_stage: [&[usize]; 2] = [&[8, 512, 7, 7], &[512, 512, 3, 3]];
-    assert_eq!(paths(&conv3x3::Kernel, &last_stage), ["merged GEMM"; 3]);
+    let tiles = "direct, position tiles";
+    assert_eq!(
+        paths(&conv3x3::Kernel, &last_stage),
+        [tiles, tiles, "merged GEMM"]
+    );
     let third_stage: [&[usize]; 2] = [&[8, 256, 14, 14], &[256, 256, 3, 3]];
     let winograd = ["Winograd F(4x4, 3x3)"; 3];
     assert_eq!(paths(&conv3x3::Kernel, &third_stage), winograd);
@@ -90,7 +95,8 @@ fn merged_products_match_the_interpreter() {
         random::<f32, _>((44, 36), Layout::Strided, &mut rng),
     );
     check_generated!(pointwise_nhwc(x, weight), &mut rng, lg);
-    // 5 x 6 positions (one direct tile), 216 taps, 40 channels: 30 x 256 < 216 x 40.
+    // 5 x 6 positions (one direct tile), 216 taps, 40 channels: 30 x 256 < 216 x 40;
+    // grad_w merged, the forward pass and grad_x in position tiles.
     let (x, weight, b) = (
         random::<f32, _>((3, 24, 5, 6), lg, &mut rng),
         random::<f32, _>((40, 24, 3, 3), lg, &mut rng),

@@ -53,6 +53,8 @@ pub enum Path {
     /// The direct kernel's product on Winograd's `F(4x4, 3x3)` tiles: the forward pass,
     /// grad_b, and grad_a as the transposed kernel's forward.
     Winograd,
+    /// The direct kernel's padded copy in tiles of 6 positions x 64 columns.
+    PositionTiles,
     /// grad_a as a forward convolution of grad_y, by the direct kernel.
     Transposed,
     /// Products of one column (depthwise), as multiply-adds along rows.
@@ -73,6 +75,7 @@ impl Path {
             Path::LoopNest => "loop nest",
             Path::Direct => "direct",
             Path::Winograd => "Winograd F(4x4, 3x3)",
+            Path::PositionTiles => "direct, position tiles",
             Path::Transposed => "transposed direct",
             Path::SingleColumn => "single column",
             Path::Merged => "merged GEMM",
@@ -121,6 +124,11 @@ pub(crate) struct Situation {
     winograd: bool,
     /// The bytes of the product's `B` (reduction x columns).
     b_bytes: usize,
+    /// The product has one batch point and more than one column.
+    position_tiles: bool,
+    /// grad_a: the transposed kernel's product has one direct tile per outer point, one
+    /// batch point and more than one column.
+    transposed_tiles: bool,
 }
 
 impl Situation {
@@ -145,6 +153,8 @@ impl Situation {
             transposed: None,
             winograd: false,
             b_bytes: 0,
+            position_tiles: false,
+            transposed_tiles: false,
         };
         if pass == Pass::GradBias {
             return s;
@@ -167,9 +177,14 @@ impl Situation {
             s.direct = true;
             s.strided = direct.strided();
             s.one_tile = direct.one_tile();
+            s.position_tiles = p.product.batch_points() == 1 && p.product.n_len > 1;
         }
         if pass == Pass::GradA {
             s.transposed = super::transposed::prepare(call, a.iter().product());
+            s.transposed_tiles = s.transposed.as_ref().is_some_and(|t| {
+                let one_tile = t.direct(a.iter().product()).is_some_and(|d| d.one_tile());
+                one_tile && t.product.batch_points() == 1 && t.product.n_len > 1
+            });
         }
         if let (Some(w), Dtype::F32) = (&call.facts.winograd, call.kernel().dtype) {
             s.winograd = match (pass, &s.transposed) {
@@ -233,6 +248,43 @@ const ROWS: &[Row] = &[
                operand, strides that do not fit)",
         reason: "only the loop nest indexes every layout",
         applies: |s| s.prepared.is_none(),
+    },
+    Row {
+        passes: &[Pass::Forward],
+        path: Path::PositionTiles,
+        rule: "windows along the output's rows, one batch point, several columns, and \
+               either one 64-position tile per outer point where one GEMM over every \
+               outer point's rows would run (few positions: a 7x7 stage), or strided \
+               windows whose B takes 512 KiB or more",
+        reason: "tiles of any 6 positions x 64 columns read the padded copy in place, \
+                 with no im2col and no padding lanes; side by side, 3 alternating quick \
+                 runs, GFLOP/s: ResNet 3x3 over 512 channels at 7x7 105-110 -> 111-129 \
+                 (1 thread), 163-178 -> 208-234 (2) against the merged GEMM; 3x3 stride 2, \
+                 128 -> 256 channels at 28x28 102-108 -> 114 (1), 184-200 -> 190-204 (2) \
+                 against panels; slower than the 64-position tiles on long rows (3x3 56: \
+                 118-128 against 152-156)",
+        applies: |s| {
+            s.position_tiles
+                && ((s.one_tile
+                    && s.product()
+                        .is_some_and(|p| super::merged::applies(p, false)))
+                    || (s.strided && s.b_bytes >= STRIDED_B_BYTES))
+        },
+    },
+    Row {
+        passes: &[Pass::GradA],
+        path: Path::PositionTiles,
+        rule: "grad_a of windows of stride 1 whose transposed kernel (a forward \
+               convolution of grad_y) has one 64-position tile per outer point, one batch \
+               point and several columns, where one GEMM over every outer point's rows \
+               would run",
+        reason: "the transposed kernel's forward pass in tiles of 6 positions: no panel \
+                 and no fold; side by side, 2 alternating quick runs, ResNet 3x3 over 512 \
+                 channels at 7x7, grad_x 104-106 -> 111-115 GFLOP/s (1 thread), 210-212 -> \
+                 218-225 (2) against the merged GEMM",
+        applies: |s| {
+            s.transposed_tiles && s.product().is_some_and(|p| super::merged::applies(p, true))
+        },
     },
     Row {
         passes: PRODUCTS,

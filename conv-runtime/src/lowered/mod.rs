@@ -34,6 +34,7 @@ mod gemm_path;
 mod lanes;
 mod layout;
 mod merged;
+mod pack;
 mod panel;
 mod prepared;
 mod product;
@@ -92,6 +93,17 @@ pub fn forward<T: Element>(
             tiles.forward(direct, p, a.data, &packed[0], bias, out.as_mut_slice());
             return true;
         }
+        Path::PositionTiles => {
+            let Some(direct) = prepared.direct(out.len()) else {
+                unreachable!("position tiles apply only with a direct kernel")
+            };
+            let bias = bias.map(|(axis, values)| direct::OutputBias {
+                inner: bias::inner(&kernel.output, &p.layout.len, axis),
+                values,
+            });
+            direct.forward_by_position(p, a.data, b.data, &[], bias, out);
+            return true;
+        }
         _ => {}
     }
     let out = out.as_mut_slice();
@@ -147,7 +159,7 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
         return false;
     };
     match (choice.path, situation.transposed) {
-        (Path::Transposed | Path::Winograd, Some(transposed)) => {
+        (Path::Transposed | Path::Winograd | Path::PositionTiles, Some(transposed)) => {
             transposed::grad_a(call, &transposed, choice.path, b.data, grad_y, out)
         }
         (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out.as_mut_slice()),

@@ -166,9 +166,9 @@ impl Product {
                 let base = self.outer_b[g * self.per_batch];
                 let mut packed = Vec::with_capacity(k_offsets.len() * n_offsets.len());
                 if n_inner {
-                    for &k in &k_offsets {
-                        packed.extend(n_offsets.iter().map(|&n| b[base + k + n]));
-                    }
+                    packed.resize(k_offsets.len() * n_offsets.len(), T::zero());
+                    let row_len = n_offsets.len();
+                    super::pack::k_major(b, base, &k_offsets, &n_offsets, &mut packed, row_len);
                 } else {
                     for &n in &n_offsets {
                         packed.extend(k_offsets.iter().map(|&k| b[base + k + n]));
@@ -198,7 +198,8 @@ impl Product {
         self.b_offsets_reversing(&[])
     }
 
-    fn b_offsets_reversing(&self, reversed: &[char]) -> (Vec<usize>, Vec<usize>) {
+    /// As [`Product::b_offsets`], with the axes `reversed` read backwards.
+    pub fn b_offsets_reversing(&self, reversed: &[char]) -> (Vec<usize>, Vec<usize>) {
         let l = &self.layout;
         let offsets = |axes: &[char]| -> Vec<usize> {
             l.points(axes)

@@ -7,11 +7,11 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 
 /// Buffers kept per thread: a call inside a call gets the next one.
-const SLOTS: usize = 2;
+const SLOTS: usize = 3;
 
 thread_local! {
     static BUFFERS: RefCell<[(Vec<f32>, Vec<f64>); SLOTS]> = const {
-        RefCell::new([(Vec::new(), Vec::new()), (Vec::new(), Vec::new())])
+        RefCell::new([const { (Vec::new(), Vec::new()) }; SLOTS])
     };
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }

@@ -395,15 +395,37 @@ fn strided_runs_are_gathered_and_folded_a_register_at_a_time() {
     let conv = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; \
                 unfold x.w by j, stride = 2, pad = 1; bias d; }";
     // Runs of 38 positions, every other element of x (four registers of f64 and a tail
-    // of 6); B of 576 taps x 256 columns (576 KiB of f32) sends the forward pass to the
-    // panels.
+    // of 6), folded back for grad_a.
     let shapes: [&[usize]; 2] = [&[1, 64, 5, 75], &[256, 64, 3, 3]];
-    assert_eq!(path(conv, shapes, Pass::Forward), Path::Panels);
     assert_eq!(path(conv, shapes, Pass::GradA), Path::Panels);
     check(conv, shapes, 'd');
     grad_a_on(conv, shapes, 2);
+    // Gathered for the forward pass: B of 576 taps x 256 columns (576 KiB of f32) per
+    // group sends it to the panels (the position tiles take one batch point only).
+    let grouped = "c(x, w) = \"ngchwkj,gdckj->ngdhw\" { unfold x.h by k, stride = 2, pad = 1; \
+                   unfold x.w by j, stride = 2, pad = 1; bias d; }";
+    let shapes: [&[usize]; 2] = [&[1, 2, 64, 5, 75], &[2, 256, 64, 3, 3]];
+    assert_eq!(path(grouped, shapes, Pass::Forward), Path::Panels);
+    check(grouped, shapes, 'd');
     // Runs of 3: the tail alone.
     let shapes: [&[usize]; 2] = [&[2, 3, 5, 6], &[4, 3, 3, 3]];
     assert_eq!(path(conv, shapes, Pass::GradA), Path::Panels);
     grad_a_on(conv, shapes, 1);
+}
+
+#[test]
+fn grad_a_of_few_positions_runs_the_transposed_kernel_in_position_tiles() {
+    use super::choose::{Pass, Path};
+    let conv =
+        "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
+    // 3 images of 7x7 with 80 channels each way: grad_y's 720 taps into 80 columns (a
+    // block of 32 f64 lanes, two, and one of 16), 147 positions in tiles across images.
+    let shapes: [&[usize]; 2] = [&[3, 80, 7, 7], &[80, 80, 3, 3]];
+    assert_eq!(path(conv, shapes, Pass::GradA), Path::PositionTiles);
+    let (_, one) = grad_a_on(conv, shapes, 1);
+    let (_, three) = grad_a_on(conv, shapes, 3);
+    assert!(one
+        .iter()
+        .zip(&three)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
 }

@@ -60,8 +60,14 @@ pub(crate) fn grad_a<T: Element>(
 ) {
     // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
     let taps: Vec<char> = call.kernel().windows.iter().map(|w| w.window).collect();
-    let packed = transposed.product.pack_b(b, true, &taps);
     let p = &transposed.product;
+    if path == Path::PositionTiles {
+        let Some(direct) = transposed.direct(out.len()) else {
+            unreachable!("`prepare` checked the direct kernel")
+        };
+        return direct.forward_by_position(p, grad_y, b, &taps, None, out);
+    }
+    let packed = transposed.product.pack_b(b, true, &taps);
     if path == Path::Winograd {
         let (direct, tiles) = transposed.direct_and_tiles(out.len(), call.facts.winograd.as_ref());
         return tiles.forward(direct, p, grad_y, &packed[0], None, out.as_mut_slice());

@@ -15,12 +15,15 @@
 //! bias is added as tiles are copied out (`bias`).
 
 mod bias;
+mod by_position;
 mod depthwise_grad;
 mod fill;
 mod forward;
 mod grad_b;
 mod padded;
 mod plan;
+#[cfg(test)]
+mod position_tests;
 mod single_rows;
 #[cfg(test)]
 mod tests;

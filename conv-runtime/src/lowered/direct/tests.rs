@@ -9,7 +9,7 @@ use crate::Interpreter;
 use conv_model::gemm_plan::gemm_plan;
 use ndarray::ArrayViewD;
 
-fn values<T: Element>(count: usize, seed: usize) -> Vec<T> {
+pub(super) fn values<T: Element>(count: usize, seed: usize) -> Vec<T> {
     (0..count)
         .map(|i| T::from_f64(((i * 7 + seed * 13) % 23) as f64 / 11.0 - 1.0))
         .collect()
@@ -393,7 +393,7 @@ fn strided_forward_passes_of_large_weights_go_to_the_gemm() {
 }
 
 /// Restores the explicit registers when dropped, even if the test fails.
-struct Registers;
+pub(super) struct Registers;
 
 impl Drop for Registers {
     fn drop(&mut self) {
