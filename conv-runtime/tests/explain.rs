@@ -217,8 +217,7 @@ fn extents_show_the_path_of_every_pass_and_why() {
         "{out}"
     );
     // Stride 2 over 1152 taps and 128 columns (576 KiB of weights): the forward pass
-    // goes to the position tiles, grad_x to the GEMM (no transposed kernel for strided
-    // windows).
+    // goes to the GEMM, grad_x too (no transposed kernel for strided windows).
     let strided = CONV3X3.replace("pad = 1", "stride = 2, pad = 1");
     let (code, out, _) = run_args(&[
         "--no-code",
@@ -229,12 +228,9 @@ fn extents_show_the_path_of_every_pass_and_why() {
     assert_lines(
         &out,
         &[
-            "forward: direct, position tiles",
+            "forward: panels + GEMM",
             "grad_x: panels + GEMM",
-            "when: windows along the output's rows, one batch point, several columns, and \
-             either one 64-position tile per outer point where one GEMM over every outer \
-             point's rows would run (few positions: a 7x7 stage), or strided windows whose \
-             B takes 512 KiB or more",
+            "when: strided windows whose B (taps x columns) takes 512 KiB or more",
         ],
     );
     // Tiny extents stay on the loop nest.

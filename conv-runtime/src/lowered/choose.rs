@@ -252,23 +252,21 @@ const ROWS: &[Row] = &[
     Row {
         passes: &[Pass::Forward],
         path: Path::PositionTiles,
-        rule: "windows along the output's rows, one batch point, several columns, and \
-               either one 64-position tile per outer point where one GEMM over every \
-               outer point's rows would run (few positions: a 7x7 stage), or strided \
-               windows whose B takes 512 KiB or more",
+        rule: "windows along the output's rows, one batch point, several columns, one \
+               64-position tile per outer point, where one GEMM over every outer point's \
+               rows would run (few positions: a 7x7 stage)",
         reason: "tiles of any 6 positions x 64 columns read the padded copy in place, \
                  with no im2col and no padding lanes; side by side, 3 alternating quick \
-                 runs, GFLOP/s: ResNet 3x3 over 512 channels at 7x7 105-110 -> 111-129 \
-                 (1 thread), 163-178 -> 208-234 (2) against the merged GEMM; 3x3 stride 2, \
-                 128 -> 256 channels at 28x28 102-108 -> 114 (1), 184-200 -> 190-204 (2) \
-                 against panels; slower than the 64-position tiles on long rows (3x3 56: \
-                 118-128 against 152-156)",
+                 runs, ResNet 3x3 over 512 channels at 7x7, forward 105-110 -> 111-129 \
+                 GFLOP/s (1 thread), 163-178 -> 208-234 (2) against the merged GEMM. \
+                 Elsewhere slower: on long rows than the 64-position tiles (3x3 at 56x56: \
+                 118-128 against 152-156), strided than the panels (U-Net's 2x2 stride-2 \
+                 up-convolution grad_x 112 -> 77)",
         applies: |s| {
             s.position_tiles
-                && ((s.one_tile
-                    && s.product()
-                        .is_some_and(|p| super::merged::applies(p, false)))
-                    || (s.strided && s.b_bytes >= STRIDED_B_BYTES))
+                && s.one_tile
+                && s.product()
+                    .is_some_and(|p| super::merged::applies(p, false))
         },
     },
     Row {

@@ -75,11 +75,12 @@ const STRIDED: &str = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride
 
 /// 70 columns: a block of 64 (f32) and one of 6; 20 channels x 9 taps: chunks of 64, 64
 /// and 52; 3 x 7 x 7 positions: a job of 96, then one of 51 (tiles of 6, then 2 and 1),
-/// tiles spanning images. Strided: 228 columns (three blocks of 64 and one of 36) over
-/// 576 taps, B of 513 KiB of f32; 2 x 5 x 7 positions: tiles of 6, then one of 4.
+/// tiles spanning images. Strided, 7 x 8 positions per image (one tile of each phase
+/// plane): 228 columns (three blocks of 64 and one of 36) over 576 taps; 112 positions,
+/// a job of 96, then one of 16 (tiles of 6, then 4).
 const SHAPES: [(&str, &[&[usize]]); 2] = [
     (CONV, &[&[3, 20, 7, 7], &[70, 20, 3, 3]]),
-    (STRIDED, &[&[2, 64, 9, 13], &[228, 64, 3, 3]]),
+    (STRIDED, &[&[2, 64, 13, 15], &[228, 64, 3, 3]]),
 ];
 
 #[test]
