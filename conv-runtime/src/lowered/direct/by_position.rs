@@ -290,6 +290,11 @@ fn write_out<T: Element>(
     let group_len = WRITE_COLUMNS * d.column_stride;
     let count = positions.read.len();
     let out = out.as_mut_slice();
+    // Each outer point's bias per column, worked out once (not once per job).
+    let chunks = out.len() / chunk_len.max(1);
+    let columns: Vec<Option<Option<Vec<T>>>> = (0..chunks)
+        .map(|chunk| (bias.as_ref()).map(|bias| bias.of_columns(chunk * chunk_len, d, p)))
+        .collect();
     let jobs = out
         .par_chunks_mut(chunk_len.max(1))
         .enumerate()
@@ -300,7 +305,7 @@ fn write_out<T: Element>(
         });
     jobs.for_each(|(chunk, first_column, c)| {
         let start = chunk * chunk_len;
-        let columns = bias.as_ref().map(|bias| bias.of_columns(start, d, p));
+        let columns = &columns[chunk];
         let per_column = columns.as_ref().and_then(|c| c.as_deref());
         let first = chunk * positions.per_outer;
         let group = first_column..(first_column + WRITE_COLUMNS).min(p.n_len);
@@ -322,7 +327,7 @@ fn write_out<T: Element>(
                 }
             }
         }
-        if let (Some(bias), Some(None)) = (&bias, &columns) {
+        if let (Some(bias), Some(None)) = (&bias, columns) {
             bias.add(start + first_column * d.column_stride, c);
         }
     });

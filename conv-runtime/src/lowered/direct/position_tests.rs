@@ -70,6 +70,8 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> Vec<T> 
 
 const CONV: &str = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; \
                     unfold x.w by j, pad = 1; bias d; }";
+const ROW_BIAS: &str = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; \
+                        unfold x.w by j, pad = 1; bias h; }";
 const STRIDED: &str = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride = 2, pad = 1; \
                        unfold x.w by j, stride = 2, pad = 1; }";
 
@@ -78,8 +80,10 @@ const STRIDED: &str = "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, stride
 /// tiles spanning images. Strided, 7 x 8 positions per image (one tile of each phase
 /// plane): 228 columns (three blocks of 64 and one of 36) over 576 taps; 112 positions,
 /// a job of 96, then one of 16 (tiles of 6, then 4).
-const SHAPES: [(&str, &[&[usize]]); 2] = [
+const SHAPES: [(&str, &[&[usize]]); 3] = [
     (CONV, &[&[3, 20, 7, 7], &[70, 20, 3, 3]]),
+    // A bias along a row axis: added to each outer point's chunk after.
+    (ROW_BIAS, &[&[3, 20, 7, 7], &[70, 20, 3, 3]]),
     (STRIDED, &[&[2, 64, 13, 15], &[228, 64, 3, 3]]),
 ];
 
