@@ -69,39 +69,30 @@ pub fn forward<T: Element>(
     let p = &prepared.product;
     let kernel = call.kernel();
     let bias = kernel.bias.zip(bias);
+    let output_bias = |(axis, values)| direct::OutputBias {
+        inner: bias::inner(&kernel.output, &p.layout.len, axis),
+        values,
+    };
     match choice.path {
-        Path::Direct => {
+        Path::Direct | Path::PositionTiles => {
             let Some(direct) = prepared.direct(out.len()) else {
-                unreachable!("the direct row applies only with a direct kernel")
+                unreachable!("these rows apply only with a direct kernel")
             };
-            let bias = bias.map(|(axis, values)| direct::OutputBias {
-                inner: bias::inner(&kernel.output, &p.layout.len, axis),
-                values,
-            });
-            let packed = p.pack_b_per_batch(b.data, true);
-            direct.forward(p, a.data, &packed, bias, out);
+            let bias = bias.map(output_bias);
+            if choice.path == Path::PositionTiles {
+                direct.forward_by_position(p, a.data, b.data, &[], bias, out);
+            } else {
+                let packed = p.pack_b_per_batch(b.data, true);
+                direct.forward(p, a.data, &packed, bias, out);
+            }
             return true;
         }
         Path::Winograd => {
             let (direct, tiles) =
                 prepared.direct_and_tiles(out.len(), call.facts.winograd.as_ref());
-            let bias = bias.map(|(axis, values)| direct::OutputBias {
-                inner: bias::inner(&kernel.output, &p.layout.len, axis),
-                values,
-            });
             let packed = p.pack_b_per_batch(b.data, true);
+            let bias = bias.map(output_bias);
             tiles.forward(direct, p, a.data, &packed[0], bias, out.as_mut_slice());
-            return true;
-        }
-        Path::PositionTiles => {
-            let Some(direct) = prepared.direct(out.len()) else {
-                unreachable!("position tiles apply only with a direct kernel")
-            };
-            let bias = bias.map(|(axis, values)| direct::OutputBias {
-                inner: bias::inner(&kernel.output, &p.layout.len, axis),
-                values,
-            });
-            direct.forward_by_position(p, a.data, b.data, &[], bias, out);
             return true;
         }
         _ => {}
