@@ -6,7 +6,8 @@
 //!
 //! - `direct`: windows along the output's contiguous rows, for the forward pass and
 //!   grad_w: a padded copy (strided windows split into phases), every tap a shifted
-//!   stretch of it, register tiles of broadcast FMAs;
+//!   stretch of it, register tiles of broadcast FMAs (64 positions x 6 columns, or, for
+//!   few positions per image, any 6 positions x 64 columns);
 //! - `transposed`: grad_x of stride-1 zero-padded windows as a forward convolution of
 //!   grad_y, by the direct kernel;
 //! - `single`: products of one column (depthwise);
@@ -16,6 +17,7 @@
 //!   im2col panels and a register-blocked SIMD GEMM, gradients backwards;
 //! - `merged`: products whose outer points have few rows each, as one GEMM over all of
 //!   them (rows read in place or as im2col panels);
+//! - `pack`: B copied reduction-major, a register square transposed at a time;
 //! - `bias`: the bias added, and its gradient summed;
 //! - `adjoint`: kernels with windows on their output, as their adjoint's passes.
 //!
