@@ -80,29 +80,14 @@ impl Direct {
     /// `P`'s rows from `first` on, as many as `out` holds (whole rows); rows past `P`'s
     /// end are zeros, as in the overhang of [`Direct::pad`].
     #[inline(always)]
-    fn fill_rows<T: Element>(&self, l: &Layout, a: &[T], first: usize, out: &mut [T]) {
+    pub(super) fn fill_rows<T: Element>(&self, l: &Layout, a: &[T], first: usize, out: &mut [T]) {
         let Some((&last_len, leading)) = self.p_shape.split_last() else {
             return;
         };
         let total: usize = leading.iter().product();
-        let steps: Vec<usize> = self.p_dims.iter().map(|d| l.a.dims[d.source].1).collect();
+        let steps = self.steps(l);
         let mut index = vec![0; self.p_dims.len()];
-        // A strided window along the rows: per phase, the stretch of a row that reads
-        // the input linearly, worked out once for the first phases (a stride may be as
-        // large as usize::MAX) rather than per element.
-        let linear: Vec<(usize, usize, usize)> = match &self.p_dims[leading.len()].kind {
-            Kind::Window {
-                map,
-                phase: Some(p),
-                ..
-            } => {
-                let stride = self.p_shape[*p];
-                (0..stride.min(CACHED_PHASES))
-                    .map(|phase| linear_run(map, phase, stride, last_len))
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
+        let linear = self.linear_runs();
         // The index of the first row, then counted up row by row (an odometer; no
         // division per row, whose cost showed on rows of a few dozen elements).
         let mut rest = first;
@@ -120,68 +105,115 @@ impl Direct {
                     index[i] = 0;
                 }
             }
-            if first + r >= total {
-                out.fill(T::zero());
-                continue;
-            }
-            // The source offset of the row, or `None` if it lies in zero padding.
-            let mut source = Some(0);
-            for (i, d) in self.p_dims[..leading.len()].iter().enumerate() {
-                source = match &d.kind {
-                    Kind::Axis(_) => source.map(|s| s + index[i] * steps[i]),
-                    Kind::Phase => source,
-                    Kind::Window { map, phase, .. } => {
-                        let (phase, stride) = phase.map_or((0, 1), |p| (index[p], self.p_shape[p]));
-                        let q = phase + stride * index[i];
-                        source
-                            .zip(map.get(q).copied().flatten())
-                            .map(|(s, p)| s + p * steps[i])
-                    }
-                };
-            }
-            let Some(source) = source else {
-                out.fill(T::zero());
-                continue;
-            };
-            let step = steps[steps.len() - 1];
-            match &self.p_dims[leading.len()].kind {
-                // A strided window along the rows: this phase's positions, a gather.
-                Kind::Window {
-                    map,
-                    phase: Some(p),
-                    ..
-                } => {
-                    let (phase, stride) = (index[*p], self.p_shape[*p]);
-                    let (lo, hi, first) = match linear.get(phase) {
-                        Some(&run) => run,
-                        None => linear_run(map, phase, stride, out.len()),
-                    };
-                    for i in (0..lo).chain(hi..out.len()) {
-                        let q = phase + stride * i;
-                        out[i] = map
-                            .get(q)
-                            .copied()
-                            .flatten()
-                            .map_or(T::zero(), |p| a[source + p * step]);
-                    }
-                    if hi > lo {
-                        // Every `stride`-th element of the input, read in one pass.
-                        let from = source + first * step;
-                        let src = &a[from..=from + (hi - lo - 1) * stride * step];
-                        every_other(&mut out[lo..hi], src, stride * step);
-                    }
+            match self.row_source(&index, &steps) {
+                Some(source) if first + r < total => {
+                    let phase = self.row_phase(&index);
+                    self.fill_row(a, source, phase, &steps, &linear, out)
                 }
-                _ => {
-                    let LastDim {
-                        interior,
-                        first_source,
-                        edges,
-                    } = &self.last_dim;
-                    let from = source + first_source * step;
-                    lanes::copy(&mut out[interior.clone()], &a[from..from + interior.len()]);
-                    for &(q, s) in edges {
-                        out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
-                    }
+                _ => out.fill(T::zero()),
+            }
+        }
+    }
+
+    /// The operand's step along each dimension of `P`.
+    pub(super) fn steps(&self, l: &Layout) -> Vec<usize> {
+        self.p_dims.iter().map(|d| l.a.dims[d.source].1).collect()
+    }
+
+    /// A strided window along the rows: per phase, the stretch of a row that reads the
+    /// input linearly, worked out once for the first phases (a stride may be as large
+    /// as usize::MAX) rather than per element.
+    pub(super) fn linear_runs(&self) -> Vec<(usize, usize, usize)> {
+        let Some(Kind::Window {
+            map,
+            phase: Some(p),
+            ..
+        }) = self.p_dims.last().map(|d| &d.kind)
+        else {
+            return Vec::new();
+        };
+        let (stride, last_len) = (self.p_shape[*p], self.p_shape[self.p_shape.len() - 1]);
+        (0..stride.min(CACHED_PHASES))
+            .map(|phase| linear_run(map, phase, stride, last_len))
+            .collect()
+    }
+
+    /// Where the row of `P` at `index` (its last entry ignored) starts in the operand,
+    /// or `None` if it lies in zero padding.
+    pub(super) fn row_source(&self, index: &[usize], steps: &[usize]) -> Option<usize> {
+        let mut source = 0;
+        for (i, d) in self.p_dims[..self.p_dims.len() - 1].iter().enumerate() {
+            source += match &d.kind {
+                Kind::Axis(_) => index[i] * steps[i],
+                Kind::Phase => 0,
+                Kind::Window { map, phase, .. } => {
+                    let (phase, stride) = phase.map_or((0, 1), |p| (index[p], self.p_shape[p]));
+                    map.get(phase + stride * index[i]).copied().flatten()? * steps[i]
+                }
+            };
+        }
+        Some(source)
+    }
+
+    /// The phase of the row of `P` at `index` along a strided window of the rows (0 if
+    /// the rows have none).
+    pub(super) fn row_phase(&self, index: &[usize]) -> usize {
+        match self.p_dims.last().map(|d| &d.kind) {
+            Some(Kind::Window { phase: Some(p), .. }) => index[*p],
+            _ => 0,
+        }
+    }
+
+    /// Writes a row of `P` of phase `phase` (see [`Direct::row_phase`]), which starts at
+    /// `source` in `a`.
+    #[inline(always)]
+    pub(super) fn fill_row<T: Element>(
+        &self,
+        a: &[T],
+        source: usize,
+        phase: usize,
+        steps: &[usize],
+        linear: &[(usize, usize, usize)],
+        out: &mut [T],
+    ) {
+        let step = steps[steps.len() - 1];
+        match &self.p_dims[self.p_dims.len() - 1].kind {
+            // A strided window along the rows: this phase's positions, a gather.
+            Kind::Window {
+                map,
+                phase: Some(p),
+                ..
+            } => {
+                let stride = self.p_shape[*p];
+                let (lo, hi, first) = match linear.get(phase) {
+                    Some(&run) => run,
+                    None => linear_run(map, phase, stride, out.len()),
+                };
+                for i in (0..lo).chain(hi..out.len()) {
+                    let q = phase + stride * i;
+                    out[i] = map
+                        .get(q)
+                        .copied()
+                        .flatten()
+                        .map_or(T::zero(), |p| a[source + p * step]);
+                }
+                if hi > lo {
+                    // Every `stride`-th element of the input, read in one pass.
+                    let from = source + first * step;
+                    let src = &a[from..=from + (hi - lo - 1) * stride * step];
+                    every_other(&mut out[lo..hi], src, stride * step);
+                }
+            }
+            _ => {
+                let LastDim {
+                    interior,
+                    first_source,
+                    edges,
+                } = &self.last_dim;
+                let from = source + first_source * step;
+                lanes::copy(&mut out[interior.clone()], &a[from..from + interior.len()]);
+                for &(q, s) in edges {
+                    out[q] = s.map_or(T::zero(), |s| a[source + s * step]);
                 }
             }
         }
@@ -221,10 +253,16 @@ impl Direct {
     ) {
         let last_len = self.p_shape.last().copied().unwrap_or(1).max(1);
         local.resize(rows * last_len, T::zero());
-        vectorized(
-            #[inline(always)]
-            || self.fill_rows(l, a, self.outer[o] / last_len, local),
-        );
+        match &self.local {
+            Some(table) => vectorized(
+                #[inline(always)]
+                || table.fill(self, a, o, local),
+            ),
+            None => vectorized(
+                #[inline(always)]
+                || self.fill_rows(l, a, self.outer[o] / last_len, local),
+            ),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod depthwise_grad;
 mod fill;
 mod forward;
 mod grad_b;
+mod local_fill;
 mod padded;
 mod plan;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! kernel and shapes.
 
 use super::fill::LastDim;
+use super::local_fill::LocalFill;
 use super::padded;
 use crate::lowered::layout::DimIndex;
 use crate::lowered::product::Product;
@@ -40,6 +41,8 @@ pub(crate) struct Direct {
     /// Elements of `P`, with room for the last tile's overhang.
     pub(super) p_len: usize,
     pub(super) last_dim: LastDim,
+    /// Where single-column products' per-point copies read each row.
+    pub(super) local: Option<LocalFill>,
 }
 
 impl Direct {
@@ -102,7 +105,7 @@ impl Direct {
             } => LastDim::new(Some(map), map.len()),
             _ => LastDim::new(None, *p_shape.last()?),
         };
-        Some(Direct {
+        let mut direct = Direct {
             p_shape,
             p_dims,
             outer,
@@ -113,7 +116,12 @@ impl Direct {
             span,
             p_len,
             last_dim,
-        })
+            local: None,
+        };
+        if direct.local_rows(p.n_len).is_some() {
+            direct.local = LocalFill::new(&direct, l, &outer_axes);
+        }
+        Some(direct)
     }
 
     /// Whether one tile of [`WIDTH`] positions covers an outer point: the direct kernel

@@ -89,7 +89,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
 fn direct_kernels_match_the_interpreter_on_every_path() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]], bool); 18] = [
+    let cases: [(&str, &[&[usize]], bool); 19] = [
         // 17 channels: two blocks of 6, one of 4 and one of 1; an odd width of 37.
         (conv, &[&[2, 3, 5, 37], &[17, 3, 3, 3]], true),
         // Rows shorter than a tile, several per tile; the last tile half as wide (94
@@ -186,6 +186,12 @@ fn direct_kernels_match_the_interpreter_on_every_path() {
             "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
              unfold x.w by j, stride = 2, pad = 1; }",
             &[&[2, 3, 11, 36], &[3, 3, 3]],
+            true,
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 3, dilation = 2, pad = 2, \
+             mode = reflect; unfold x.w by j, stride = 2, pad = (2, 1), mode = replicate; }",
+            &[&[2, 2, 13, 29], &[2, 3, 3]],
             true,
         ),
         // Channels last: the rows are not contiguous in the output.
