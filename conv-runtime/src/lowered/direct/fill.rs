@@ -230,7 +230,12 @@ impl Direct {
         let rows_end = leading.iter().product::<usize>() * last_len;
         let (rows, overhang) = padded.split_at_mut(rows_end);
         overhang.fill(T::zero());
-        let rows_per_task = leading.iter().skip(1).product::<usize>().max(1);
+        // Tasks of whole rows, a few per thread: one per image left a batch of one
+        // (a stem) padding on one thread while the other waited.
+        let rows_total = leading.iter().product::<usize>();
+        let rows_per_task = rows_total
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(PAD_ROWS_PER_TASK);
         rows.par_chunks_mut(rows_per_task * last_len.max(1))
             .enumerate()
             .for_each(|(task, chunk)| {
@@ -265,6 +270,9 @@ impl Direct {
         }
     }
 }
+
+/// The fewest rows of `P` a task of [`Direct::pad`] fills.
+const PAD_ROWS_PER_TASK: usize = 64;
 
 /// Phases whose linear stretch is worked out once per fill.
 const CACHED_PHASES: usize = 64;
