@@ -53,3 +53,17 @@ fn put<T: Element>(slot: &mut (Vec<f32>, Vec<f64>), buffer: Vec<T>) {
         *kept = buffer;
     }
 }
+
+/// Fills every buffer of this thread with `len` copies of `value`: what a call finds
+/// left by other calls, for tests of kernels that must write every element they read.
+#[cfg(test)]
+pub(crate) fn dirty<T: Element>(len: usize, value: T) {
+    BUFFERS.with_borrow_mut(|slots| {
+        for slot in slots.iter_mut() {
+            let mut buffer = take::<T>(slot);
+            buffer.clear();
+            buffer.resize(len, value);
+            put(slot, buffer);
+        }
+    });
+}

@@ -9,6 +9,7 @@
 //! GEMM) 0.9x.
 
 use super::plan::Direct;
+use crate::lowered::pack;
 use crate::lowered::product::Product;
 use crate::lowered::scratch;
 use crate::lowered::simd::vectorized;
@@ -155,38 +156,68 @@ impl Direct {
         buffer: &'b mut Vec<T>,
     ) -> &'b [T] {
         let len = self.outer.len() * self.span;
-        // Starting on a cache line, so that no vector of a tile straddles two.
-        buffer.clear();
+        // Starting on a cache line, so that no vector of a tile straddles two. Every
+        // element is written below (rows, and zeros between them), so the buffer is
+        // not cleared.
         buffer.resize(len * p.n_len + ALIGN, T::zero());
         let start = buffer
             .as_ptr()
             .align_offset(ALIGN * std::mem::size_of::<T>())
             .min(ALIGN);
         let out = &mut buffer[start..start + len * p.n_len];
-        let mut parts: Vec<(usize, usize, &mut [T])> = Vec::new();
+        // Each outer point's part of a block, split into stretches of whole rows, a
+        // few per thread: one part per point and block left a batch of one (a stem)
+        // transposing on one thread while the other waited (a quarter of its grad_w
+        // on 2 threads).
+        let parts = self.outer.len() * blocks.len();
+        let pieces = (4 * rayon::current_num_threads())
+            .div_ceil(parts)
+            .clamp(1, self.rows.len().max(1));
+        let rows_per_piece = self.rows.len().div_ceil(pieces).max(1);
+        let mut tasks: Vec<Piece<'_, T>> = Vec::new();
         let mut rest = &mut out[..];
         for &(n, width) in blocks {
-            let (block, tail) = std::mem::take(&mut rest).split_at_mut(len * width);
-            rest = tail;
-            let points = block.chunks_exact_mut(self.span * width).enumerate();
-            parts.extend(points.map(|(o, part)| (o, n, part)));
-        }
-        parts.into_par_iter().for_each(|(o, n, part)| {
-            let width = part.len() / self.span;
-            let grad_y = &grad_y[p.outer_c[o] + n * self.column_stride..];
-            for (r, &row) in self.rows.iter().enumerate() {
-                for i in 0..self.run_len {
-                    let from = r * self.run_len + i;
-                    let to = &mut part[(row + i) * width..][..width];
-                    for (c, to) in to.iter_mut().enumerate() {
-                        *to = grad_y[from + c * self.column_stride];
-                    }
+            for o in 0..self.outer.len() {
+                let mut at = 0;
+                for first in (0..self.rows.len()).step_by(rows_per_piece) {
+                    let last = (first + rows_per_piece).min(self.rows.len());
+                    let end = self.rows.get(last).copied().unwrap_or(self.span);
+                    let (piece, tail) = std::mem::take(&mut rest).split_at_mut((end - at) * width);
+                    rest = tail;
+                    tasks.push((o, (n, width), first..last, at, piece));
+                    at = end;
                 }
             }
-        });
+        }
+        let run: Vec<usize> = (0..self.run_len).collect();
+        tasks
+            .into_par_iter()
+            .for_each(|(o, (n, width), rows, at, piece)| {
+                let columns: Vec<usize> = (0..width).map(|c| c * self.column_stride).collect();
+                let base = p.outer_c[o] + n * self.column_stride;
+                let mut done = at;
+                for r in rows {
+                    let row = self.rows[r];
+                    piece[(done - at) * width..(row - at) * width].fill(T::zero());
+                    let to = &mut piece[(row - at) * width..(row - at + self.run_len) * width];
+                    pack::k_major(grad_y, base + r * self.run_len, &run, &columns, to, width);
+                    done = row + self.run_len;
+                }
+                piece[(done - at) * width..].fill(T::zero());
+            });
         &*out
     }
 }
+
+/// A stretch of the transposed grad_y: outer point, block of columns `(first, width)`,
+/// rows, the virtual position it starts at, and its elements.
+type Piece<'a, T> = (
+    usize,
+    (usize, usize),
+    std::ops::Range<usize>,
+    usize,
+    &'a mut [T],
+);
 
 /// A job's share of grad_b: batch point, block of columns `(first, width)`, taps.
 type Region = (usize, (usize, usize), std::ops::Range<usize>);

@@ -56,6 +56,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> (bool, 
         .expect("a pool");
     let out = pool.install(|| {
         set_min_macs(0);
+        rayon::broadcast(|_| crate::lowered::scratch::dirty(1 << 16, T::from_f64(f64::NAN)));
         // Other paths add onto zeros, as generated code gives them; the direct
         // kernel must write every element (NaN shows one it missed). One column writes
         // a fresh output, never zeroed.
@@ -254,6 +255,8 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
         .expect("a pool");
     let got = pool.install(|| {
         set_min_macs(0);
+        // Buffers left full of NaN: every element the kernel reads it must write.
+        rayon::broadcast(|_| crate::lowered::scratch::dirty(1 << 16, T::from_f64(f64::NAN)));
         let mut grad = vec![T::zero(); data[plan.b].len()];
         let a = Tensor {
             data: &data[plan.a][..],
@@ -280,7 +283,7 @@ fn run_grad_b<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> 
 fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
     let conv =
         "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }";
-    let cases: [(&str, &[&[usize]]); 11] = [
+    let cases: [(&str, &[&[usize]]); 12] = [
         // 5 columns, fewer than a register tile's: a dot product per column and tap
         // over the whole padded copy (strided and reflected here).
         (
@@ -291,6 +294,9 @@ fn gradients_of_b_from_the_padded_copy_match_the_interpreter() {
         // 70 columns: a tile of 64 and six of 1; 27 taps: 4 tiles of 6 and one of 3;
         // 7 jobs, so the 5 outer points split into 4 slices (2, 1, 1, 1).
         (conv, &[&[5, 3, 6, 13], &[70, 3, 3, 3]]),
+        // A batch of one: grad_y transposed in stretches of rows (two per part on
+        // three threads), rows of 37 (two 16 x 16 register squares, five left over).
+        (conv, &[&[1, 2, 5, 37], &[70, 2, 3, 3]]),
         // 50 columns: 32, 16, 1 and 1; 8 taps: 6, 1 and 1.
         (
             "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j; }",
