@@ -20,9 +20,15 @@ pub(crate) struct LocalFill {
 }
 
 impl LocalFill {
-    /// The table, if `P`'s leading dimensions are exactly the outer points' axes (each
-    /// point's rows then form one block, the same for every point but for its base).
-    pub(super) fn new(direct: &Direct, l: &Layout, outer_axes: &[char]) -> Option<Self> {
+    /// The table of the first `local_rows` rows of each point, if `P`'s leading
+    /// dimensions are exactly the outer points' axes (each point's rows then form one
+    /// block, the same for every point but for its base).
+    pub(super) fn new(
+        direct: &Direct,
+        l: &Layout,
+        outer_axes: &[char],
+        local_rows: usize,
+    ) -> Option<Self> {
         let (&last_len, leading) = direct.p_shape.split_last()?;
         let is_outer = |k: &Kind| matches!(k, Kind::Axis(a) if outer_axes.contains(a));
         let k = direct
@@ -33,8 +39,12 @@ impl LocalFill {
         if k > leading.len() || direct.p_dims[k..].iter().any(|d| is_outer(&d.kind)) {
             return None;
         }
-        let block = leading[k..].iter().product::<usize>() * last_len;
-        if block == 0 || leading[..k].iter().product::<usize>() != direct.outer.len() {
+        // A stride may be as large as usize::MAX (a phase dimension as long): then the
+        // rows are found one by one.
+        let product = |dims: &[usize]| dims.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+        let block_rows = product(&leading[k..])?;
+        let block = block_rows.checked_mul(last_len)?;
+        if block == 0 || product(&leading[..k])? != direct.outer.len() {
             return None;
         }
         let steps = direct.steps(l);
@@ -46,7 +56,8 @@ impl LocalFill {
             let index = digits(at / block, &leading[..k]);
             bases.push(index.iter().zip(&steps).map(|(i, s)| i * s).sum());
         }
-        let rows = (0..leading[k..].iter().product())
+        // Rows past a point's copy are never filled.
+        let rows = (0..block_rows.min(local_rows))
             .map(|r| {
                 let mut index = vec![0; k];
                 index.extend(digits(r, &leading[k..]));

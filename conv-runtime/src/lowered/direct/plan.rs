@@ -118,8 +118,8 @@ impl Direct {
             last_dim,
             local: None,
         };
-        if direct.local_rows(p.n_len).is_some() {
-            direct.local = LocalFill::new(&direct, l, &outer_axes);
+        if let Some(rows) = direct.local_rows(p.n_len) {
+            direct.local = LocalFill::new(&direct, l, &outer_axes, rows);
         }
         Some(direct)
     }
