@@ -106,13 +106,18 @@ fn dots<T: Element, const G: usize>(
     acc: &mut [T],
 ) -> usize {
     let mut sums = [[T::zero(); DOT_LANES]; G];
-    for (i, y) in y.chunks_exact(DOT_LANES).enumerate() {
+    // Each tap's stretch sliced once, then walked a chunk at a time: indexed per
+    // chunk, the address and bounds arithmetic took half of the depthwise grad_w.
+    let len = y.len() / DOT_LANES * DOT_LANES;
+    let mut stretches: [std::slice::ChunksExact<'_, T>; G] =
+        std::array::from_fn(|t| padded[at + offsets[t]..][..len].chunks_exact(DOT_LANES));
+    for y in y[..len].chunks_exact(DOT_LANES) {
         let y: [T; DOT_LANES] = y.try_into().unwrap_or_else(|_| unreachable!());
-        for (t, sum) in sums.iter_mut().enumerate() {
-            let from = at + offsets[t] + i * DOT_LANES;
-            let x: [T; DOT_LANES] = padded[from..from + DOT_LANES]
-                .try_into()
-                .unwrap_or_else(|_| unreachable!());
+        for (sum, stretch) in sums.iter_mut().zip(&mut stretches) {
+            let x: [T; DOT_LANES] = stretch
+                .next()
+                .and_then(|x| x.try_into().ok())
+                .unwrap_or_else(|| unreachable!());
             for l in 0..DOT_LANES {
                 sum[l] = x[l].mul_add(y[l], sum[l]);
             }
