@@ -156,6 +156,13 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
             transposed::grad_a(call, &transposed, choice.path, b.data, grad_y, out)
         }
         (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out.as_mut_slice()),
+        (Path::LocalAdjoint, _) => {
+            let Some(direct) = prepared.direct(grad_y.len()) else {
+                unreachable!("checked by the choice")
+            };
+            let packed = prepared.product.pack_b_per_batch(b.data, true);
+            direct.grad_a_local(&prepared.product, &packed, grad_y, out)
+        }
         (Path::SingleColumn | Path::InPlace | Path::Panels, _) => {
             gemm_path::grad_a(&prepared.product, b.data, grad_y, out.as_mut_slice())
         }

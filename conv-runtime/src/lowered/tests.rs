@@ -367,7 +367,7 @@ fn grad_a_of_one_strided_image_folds_by_input_channel_whatever_the_threads() {
 
 #[test]
 fn grad_a_of_a_strided_depthwise_spreads_registers_of_products() {
-    // Runs of 35 (two registers of f64 products, spread to every other place, and a
+    // Rows of 35 (two registers of f64 products, spread to every other place, and a
     // tail), of 4 (the tail alone), and reflected borders.
     let depthwise = "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
                      unfold x.w by j, stride = 2, pad = 1; }";
@@ -376,6 +376,58 @@ fn grad_a_of_a_strided_depthwise_spreads_registers_of_products() {
     let reflect = "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
                    unfold x.w by j, stride = 2, pad = 2, mode = reflect; }";
     grad_a_on(reflect, [&[1, 3, 7, 41], &[3, 3, 5]], 3);
+}
+
+#[test]
+fn grad_a_of_one_column_goes_back_through_each_points_padded_copy() {
+    use super::choose::{Pass, Path};
+    // Strides 1 to 3, dilation, every padding mode, odd extents, rows shorter than a
+    // register and of several, a 1-D window: against the interpreter, and the same
+    // bits on 1, 2 and 3 threads.
+    let cases: [(&str, [&[usize]; 2]); 5] = [
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
+             unfold x.w by j, stride = 2, pad = 1; }",
+            [&[2, 3, 9, 70], &[3, 3, 3]],
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 3, dilation = 2, \
+             pad = 2, mode = reflect; unfold x.w by j, stride = 2, pad = (2, 1), \
+             mode = replicate; }",
+            [&[2, 2, 13, 29], &[2, 3, 3]],
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, pad = 1, mode = circular; \
+             unfold x.w by j, dilation = 2, pad = 2, mode = reflect; }",
+            [&[1, 3, 9, 20], &[3, 3, 3]],
+        ),
+        (
+            "c(x, w) = \"nchwkj,ckj->nchw\" { unfold x.h by k, stride = 2, pad = 1; \
+             unfold x.w by j, stride = 2, pad = 2, mode = reflect; }",
+            [&[1, 3, 7, 41], &[3, 3, 5]],
+        ),
+        (
+            "c(x, w) = \"nclk,ck->ncl\" { unfold x.l by k, stride = 3, pad = (1, 2); }",
+            [&[2, 4, 50], &[4, 5]],
+        ),
+    ];
+    for (source, shapes) in cases {
+        assert_eq!(
+            path(source, shapes, Pass::GradA),
+            Path::LocalAdjoint,
+            "{source}"
+        );
+        let (_, one) = grad_a_on(source, shapes, 1);
+        for threads in [2, 3] {
+            let (_, more) = grad_a_on(source, shapes, threads);
+            assert!(
+                one.iter()
+                    .zip(&more)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{source}: {threads} threads"
+            );
+        }
+    }
 }
 
 /// The path `pass` of `source` takes on `shapes`.

@@ -280,7 +280,7 @@ const CACHED_PHASES: usize = 64;
 /// The longest stretch `lo..hi` of a strided window's phase row (row positions `i`,
 /// padded positions `phase + stride * i`) whose input positions are `first + stride * (i
 /// - lo)`: the part of the row read linearly, `(lo, hi, first)`; `(0, 0, 0)` if none.
-fn linear_run(
+pub(super) fn linear_run(
     map: &[Option<usize>],
     phase: usize,
     stride: usize,

@@ -11,12 +11,12 @@ use crate::Element;
 
 pub(crate) struct LocalFill {
     /// Where each outer point's block of `P` starts in the operand.
-    bases: Vec<usize>,
+    pub(super) bases: Vec<usize>,
     /// Each row of a point's block: where it starts in the operand, from the point's
     /// base (`None`: zero padding), and its phase (see [`Direct::row_phase`]).
-    rows: Vec<Option<(usize, usize)>>,
-    steps: Vec<usize>,
-    linear: Vec<(usize, usize, usize)>,
+    pub(super) rows: Vec<Option<(usize, usize)>>,
+    pub(super) steps: Vec<usize>,
+    pub(super) linear: Vec<(usize, usize, usize)>,
 }
 
 impl LocalFill {

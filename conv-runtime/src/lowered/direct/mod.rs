@@ -21,6 +21,7 @@ mod fill;
 mod forward;
 mod grad_b;
 mod local_fill;
+mod local_grad;
 mod padded;
 mod plan;
 #[cfg(test)]
