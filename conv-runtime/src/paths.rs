@@ -13,8 +13,8 @@ use std::fmt;
 pub struct PassPath {
     /// `forward`, `grad_<operand>` or `grad_bias`.
     pub pass: String,
-    /// The path: `loop nest`, `direct`, `direct, position tiles`, `Winograd F(4x4,
-    /// 3x3)`, `transposed direct`, `direct, adjoint of the copy`, `single column`,
+    /// The path: `loop nest`, `direct`, `direct, position tiles`, `direct, channels
+    /// last`, `Winograd F(4x4, 3x3)`, `transposed direct`, `direct, adjoint of the copy`, `single column`,
     /// `merged GEMM`, `GEMM in place`, `panels + GEMM` or `bias sum`.
     pub path: &'static str,
     /// The shape rule that sent the pass there.

@@ -89,6 +89,15 @@ pub fn forward<T: Element>(
             }
             return true;
         }
+        Path::ChannelsLast => {
+            let Some(tiles) = prepared.channels_last(out.len()) else {
+                unreachable!("the choice checked the channels-last plan")
+            };
+            let on_columns = kernel.bias.is_some_and(|axis| p.layout.n.contains(&axis));
+            let bias = bias.map(|bias| (output_bias(bias), on_columns));
+            tiles.forward(p, a.data, b.data, &[], bias, out);
+            return true;
+        }
         Path::Winograd => {
             let (direct, tiles) =
                 prepared.direct_and_tiles(out.len(), call.facts.winograd.as_ref());
@@ -152,9 +161,10 @@ pub fn grad_a<T: Element>(call: Call<'_>, b: Tensor<T>, grad_y: &[T], out: &mut 
         return false;
     };
     match (choice.path, situation.transposed) {
-        (Path::Transposed | Path::Winograd | Path::PositionTiles, Some(transposed)) => {
-            transposed::grad_a(call, &transposed, choice.path, b.data, grad_y, out)
-        }
+        (
+            Path::Transposed | Path::Winograd | Path::PositionTiles | Path::ChannelsLast,
+            Some(transposed),
+        ) => transposed::grad_a(call, &transposed, choice.path, b.data, grad_y, out),
         (Path::Merged, _) => merged::grad_a(&prepared.product, b.data, grad_y, out.as_mut_slice()),
         (Path::LocalAdjoint, _) => {
             let Some(direct) = prepared.direct(grad_y.len()) else {

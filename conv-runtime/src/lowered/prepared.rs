@@ -4,7 +4,7 @@
 //! training loop calls the same kernels on the same shapes again and again, so the work
 //! is done once per (kernel, shapes) and shared, like a plan in FFT libraries.
 
-use super::direct::{Direct, Tiles};
+use super::direct::{ChannelsLast, Direct, Tiles};
 use super::product::Product;
 use crate::shapes::Extents;
 use conv_model::gemm_plan::GemmPlan;
@@ -22,6 +22,7 @@ pub(crate) struct Prepared {
     pub product: Product,
     direct: OnceLock<Option<Direct>>,
     winograd: OnceLock<Option<Tiles>>,
+    channels_last: OnceLock<Option<ChannelsLast>>,
 }
 
 impl Prepared {
@@ -30,6 +31,14 @@ impl Prepared {
     pub fn direct(&self, out_len: usize) -> Option<&Direct> {
         self.direct
             .get_or_init(|| Direct::new(&self.product, out_len))
+            .as_ref()
+    }
+
+    /// Position tiles over a channels-last layout, if it applies (see
+    /// [`ChannelsLast::new`]).
+    pub fn channels_last(&self, out_len: usize) -> Option<&ChannelsLast> {
+        self.channels_last
+            .get_or_init(|| ChannelsLast::new(&self.product, out_len))
             .as_ref()
     }
 
@@ -98,6 +107,7 @@ pub(crate) fn prepared(
             product,
             direct: OnceLock::new(),
             winograd: OnceLock::new(),
+            channels_last: OnceLock::new(),
         })
     });
     let mut cache = lock();

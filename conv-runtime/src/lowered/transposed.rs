@@ -44,8 +44,8 @@ pub(crate) fn prepare(call: Call<'_>, out_len: usize) -> Option<Arc<Prepared>> {
         return None;
     }
     let prepared = prepared::prepared(&kernel, &template.plan, &extents, &y_shape, &b_shape)?;
-    prepared.direct(out_len)?;
-    Some(prepared)
+    let runs = prepared.direct(out_len).is_some() || prepared.channels_last(out_len).is_some();
+    runs.then_some(prepared)
 }
 
 /// `grad_a` through the direct kernel, or its product on Winograd's tiles (`path`), on
@@ -61,6 +61,12 @@ pub(crate) fn grad_a<T: Element>(
     // Tap `k` of the transposed kernel is tap `taps - 1 - k` of the original.
     let taps: Vec<char> = call.kernel().windows.iter().map(|w| w.window).collect();
     let p = &transposed.product;
+    if path == Path::ChannelsLast {
+        let Some(tiles) = transposed.channels_last(out.len()) else {
+            unreachable!("the choice checked the channels-last plan")
+        };
+        return tiles.forward(p, grad_y, b, &taps, None, out);
+    }
     if path == Path::PositionTiles {
         let Some(direct) = transposed.direct(out.len()) else {
             unreachable!("`prepare` checked the direct kernel")

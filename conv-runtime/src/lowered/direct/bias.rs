@@ -13,7 +13,7 @@ pub(crate) struct OutputBias<'a, T> {
 }
 
 impl<T: Element> OutputBias<'_, T> {
-    fn at(&self, e: usize) -> T {
+    pub(super) fn at(&self, e: usize) -> T {
         self.values[(e / self.inner.max(1)) % self.values.len()]
     }
 

@@ -76,14 +76,32 @@ impl Direct {
         let Some((_, by_chunk)) = p.chunks(&p.layout.c, &p.outer_c, out.len()) else {
             unreachable!("checked by Direct::new")
         };
+        let positions = Positions::new(self, &by_chunk, chunk_len);
+        self.sum_positions(p, a, b, reversed, &positions.read, |sums, lanes| {
+            write_out(p, self, &positions, sums, lanes, bias, out)
+        })
+    }
+
+    /// The sums of every position at `read` (in `P`) over every tap against every
+    /// column of B, `[block][position][lanes]` with the columns in blocks of `lanes`,
+    /// handed to `then` with `lanes`: `P` padded from `a`, B packed from `b` (the axes
+    /// `reversed` read backwards), the jobs run in parallel.
+    pub(super) fn sum_positions<T: Element, R>(
+        &self,
+        p: &Product,
+        a: &[T],
+        b: &[T],
+        reversed: &[char],
+        read: &[usize],
+        then: impl FnOnce(&[T], usize) -> R,
+    ) -> R {
         // f64 registers hold half as many lanes.
         let lanes = if std::mem::size_of::<T>() <= 4 {
             WIDTH
         } else {
             WIDTH / 2
         };
-        let positions = Positions::new(self, &by_chunk, chunk_len);
-        let count = positions.read.len();
+        let count = read.len();
         let blocks = p.n_len.div_ceil(lanes);
         scratch::with(|padded| {
             self.pad(&p.layout, a, padded);
@@ -100,10 +118,10 @@ impl Direct {
                     let taps = self.taps.len() * lanes;
                     jobs.for_each(|(block, first, sums)| {
                         let slab = &packed[block * taps..(block + 1) * taps];
-                        let read = &positions.read[first..first + sums.len() / lanes];
+                        let read = &read[first..first + sums.len() / lanes];
                         self.positions(padded, slab, read, lanes, sums);
                     });
-                    write_out(p, self, &positions, sums, lanes, bias, out);
+                    then(sums, lanes)
                 })
             })
         })

@@ -16,6 +16,9 @@
 
 mod bias;
 mod by_position;
+mod channels_last;
+#[cfg(test)]
+mod channels_last_tests;
 mod depthwise_grad;
 mod fill;
 mod forward;
@@ -32,5 +35,6 @@ mod tests;
 mod winograd;
 
 pub(crate) use bias::OutputBias;
+pub(crate) use channels_last::ChannelsLast;
 pub(crate) use plan::Direct;
 pub(crate) use winograd::Tiles;

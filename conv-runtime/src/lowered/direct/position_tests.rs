@@ -14,6 +14,17 @@ use ndarray::ArrayViewD;
 /// The forward pass on `threads` threads, asserted to take the position tiles and to
 /// match the interpreter; its bits.
 fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> Vec<T> {
+    run_on(Path::PositionTiles, source, shapes, threads)
+}
+
+/// The forward pass on `threads` threads, asserted to take `path` and to match the
+/// interpreter; its bits.
+pub(super) fn run_on<T: Element>(
+    path: Path,
+    source: &str,
+    shapes: &[&[usize]],
+    threads: usize,
+) -> Vec<T> {
     let interp = Interpreter::new(source).expect("a valid kernel");
     let kernel = interp.kernel();
     let extents = crate::shapes::resolve(kernel, shapes).expect("shapes fit");
@@ -36,11 +47,7 @@ fn run<T: Element>(source: &str, shapes: &[&[usize]], threads: usize) -> Vec<T> 
         .expect("a pool");
     let out = pool.install(|| {
         set_min_macs(0);
-        assert_eq!(
-            path_of(call, Pass::Forward),
-            Path::PositionTiles,
-            "{source} {shapes:?}"
-        );
+        assert_eq!(path_of(call, Pass::Forward), path, "{source} {shapes:?}");
         // Never zeroed: every element must be written.
         let mut out = Output::new("y", &[expected.len()]).expect("room");
         let tensor = |i: usize| Tensor {
