@@ -318,15 +318,20 @@ const ROWS: &[Row] = &[
         passes: &[Pass::Forward, Pass::GradA],
         path: Path::ChannelsLast,
         rule: "channels last: the windowed operand's channels innermost and the output's \
-               columns, windows of stride 1 along the output's rows, one batch point, the \
-               columns filling three quarters of their blocks of 64 (grad_a: of the \
-               transposed kernel, a forward convolution of grad_y)",
+               columns, windows along the output's rows (any stride; grad_a: stride 1, \
+               through the transposed kernel, a forward convolution of grad_y), one batch \
+               point, the columns filling three quarters of their blocks of 64",
         reason: "each tap's channels are consecutive in the padded copy, read by every \
                  position of a tile from the same cache lines, and a tile's rows of \
                  columns are the output's, with no im2col and no transpose; side by side, \
-                 alternating quick runs, the benchmark's NHWC 3x3 (64 channels at 56x56) \
-                 against the panels, GFLOP/s: forward 119-120 -> 126-131 on 1 thread, \
-                 232-241 -> 243-246 on 2; grad_x 109-110 -> 129-140 and 215-218 -> 243-250",
+                 alternating quick runs against the panels, GFLOP/s on 1 thread / 2: \
+                 NHWC 3x3 at 56x56, 64 channels, forward 119-120 -> 126-131 / 232-241 -> \
+                 243-246, grad_x 109-110 -> 129-140 / 215-218 -> 243-250; at 28x28, 128 \
+                 channels, grad_x 109-113 -> 144-152 / 197-205 -> 261-280; at 7x7, 512 \
+                 channels, forward 43 -> 133-137 / 55-56 -> 265-284; stride 2 from 14x14, \
+                 256 -> 512 channels, forward 55-56 -> 136 / 67-69 -> 237-258. Slower on \
+                 stride 2 from 56x56 with 64 channels in (forward 124-127 -> 122-127 / \
+                 232-241 -> 192-200): the padded copy is 4x the output's positions",
         applies: |s| s.channels_last,
     },
     Row {

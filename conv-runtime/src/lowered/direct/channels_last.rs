@@ -34,9 +34,8 @@ pub(crate) struct ChannelsLast {
 impl ChannelsLast {
     /// The plan, if A's innermost dimension is a reduction axis and the output's
     /// innermost are its columns, contiguous; every window slides along an output row
-    /// axis with stride 1 (a strided window would need its phases in front of the
-    /// channels), one batch point, and the columns fill at least three quarters of
-    /// their blocks of 64.
+    /// axis (any stride: `P` keeps strided windows whole), one batch point, and the
+    /// columns fill at least three quarters of their blocks of 64.
     pub fn new(p: &Product, out_len: usize) -> Option<Self> {
         let l = &p.layout;
         let innermost_reduction =
@@ -50,9 +49,7 @@ impl ChannelsLast {
             .collect();
         let columns_innermost = column_offsets.iter().copied().eq(0..p.n_len);
         let windows_fit = l.windows.iter().all(|w| {
-            l.m_inner.contains(&w.window.axis)
-                && p.panels.k_order.contains(&w.window.window)
-                && w.window.stride == 1
+            l.m_inner.contains(&w.window.axis) && p.panels.k_order.contains(&w.window.window)
         });
         let blocks = p.n_len.div_ceil(BLOCK_COLUMNS);
         let filled = 4 * p.n_len >= 3 * blocks * BLOCK_COLUMNS;
@@ -66,7 +63,8 @@ impl ChannelsLast {
         {
             return None;
         }
-        let p_dims = padded::dims(l)?;
+        // Each position is read at its own offset: strided windows need no phases.
+        let p_dims = padded::dims(l, false)?;
         let p_shape: Vec<usize> = p_dims.iter().map(|d| d.len).collect();
         let strides = conv_model::layout::row_major(&p_shape)?;
         let rows = padded::offsets(l, &p_dims, &strides, &l.m_inner, false);

@@ -17,18 +17,22 @@ const NHWC: &str = "c(x, w) = \"nhwkjc,kjcd->nhwd\" { unfold x.h by k, pad = 1; 
                     unfold x.w by j, pad = 1; bias d; }";
 const ROW_BIAS: &str = "c(x, w) = \"nhwkjc,kjcd->nhwd\" { unfold x.h by k, pad = (0, 2); \
                         unfold x.w by j, pad = 1, mode = reflect; bias h; }";
+const STRIDED: &str = "c(x, w) = \"nhwkjc,kjcd->nhwd\" { unfold x.h by k, stride = 2, pad = 1; \
+                       unfold x.w by j, stride = 3, dilation = 2, pad = 2; bias d; }";
 const NLC: &str = "c(x, w) = \"nlkc,kcd->nld\" { unfold x.l by k, pad = 2, dilation = 2; }";
 
 /// 52 columns: one partial block (of 64 lanes in f32, of 32 and 20 in f64); 20 channels
 /// x 9 taps: chunks of 64, 64 and 52; 3 x 7 x 9 positions: jobs of 96 and 93 (tiles of
 /// 6, then 2 and 1), tiles spanning images. 120 columns: blocks of 64 and 56. The 1-D
-/// layer: 2 x 41 positions, 5 taps of 24 channels, dilated.
-const SHAPES: [(&str, &[&[usize]]); 4] = [
+/// layer: 2 x 41 positions, 5 taps of 24 channels, dilated. Strides 2 and 3 (with
+/// dilation), read from a copy with no phases: 2 x 7 x 5 positions.
+const SHAPES: [(&str, &[&[usize]]); 5] = [
     (NHWC, &[&[3, 7, 9, 20], &[3, 3, 20, 52]]),
     (NHWC, &[&[1, 5, 6, 16], &[3, 3, 16, 120]]),
     // A bias along a row axis, asymmetric and reflected padding.
     (ROW_BIAS, &[&[2, 6, 8, 20], &[3, 3, 20, 52]]),
     (NLC, &[&[2, 41, 24], &[5, 24, 64]]),
+    (STRIDED, &[&[2, 13, 16, 12], &[3, 3, 12, 64]]),
 ];
 
 #[test]
@@ -126,13 +130,13 @@ fn layouts_the_channels_last_tiles_decline() {
         set_min_macs(0);
         path_of(Call::new(&facts, &extents), Pass::Forward)
     };
-    // 70 columns fill 70 of 128 lanes; a strided window; channels first.
+    // 70 columns fill 70 of 128 lanes; groups (a batch point each); channels first.
     let declined: [(&str, [&[usize]; 2]); 3] = [
         (NHWC, [&[2, 7, 9, 20], &[3, 3, 20, 70]]),
         (
-            "c(x, w) = \"nhwkjc,kjcd->nhwd\" { unfold x.h by k, stride = 2, pad = 1; \
+            "c(x, w) = \"nhwkjgc,gkjcd->nhwgd\" { unfold x.h by k, pad = 1; \
              unfold x.w by j, pad = 1; }",
-            [&[2, 7, 9, 20], &[3, 3, 20, 64]],
+            [&[2, 7, 9, 2, 20], &[2, 3, 3, 20, 64]],
         ),
         (
             "c(x, w) = \"nchwkj,dckj->ndhw\" { unfold x.h by k, pad = 1; unfold x.w by j, pad = 1; }",

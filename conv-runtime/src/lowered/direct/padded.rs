@@ -31,10 +31,12 @@ pub(super) struct Dim {
 }
 
 /// `P`'s dimensions, or `None` if strided windows are followed by other axes (then
-/// phases would not sit in front of the rows).
-pub(super) fn dims(l: &Layout) -> Option<Vec<Dim>> {
-    let strided =
-        |d: &DimIndex| matches!(d, DimIndex::Window(w) if l.windows[*w].window.stride > 1);
+/// phases would not sit in front of the rows). `split_phases` false keeps strided
+/// windows whole, for kernels that read each position at its own offset.
+pub(super) fn dims(l: &Layout, split_phases: bool) -> Option<Vec<Dim>> {
+    let strided = |d: &DimIndex| {
+        split_phases && matches!(d, DimIndex::Window(w) if l.windows[*w].window.stride > 1)
+    };
     let first_window =
         l.a.dims
             .iter()

@@ -81,7 +81,7 @@ impl Direct {
         if !run_last {
             return None;
         }
-        let p_dims = padded::dims(l)?;
+        let p_dims = padded::dims(l, true)?;
         let p_shape: Vec<usize> = p_dims.iter().map(|d| d.len).collect();
         let strides = conv_model::layout::row_major(&p_shape)?;
         let row_axes = &l.m_inner[..l.m_inner.len() - 1];
