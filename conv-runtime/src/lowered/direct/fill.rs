@@ -185,10 +185,7 @@ impl Direct {
                 ..
             } => {
                 let stride = self.p_shape[*p];
-                let (lo, hi, first) = match linear.get(phase) {
-                    Some(&run) => run,
-                    None => linear_run(map, phase, stride, out.len()),
-                };
+                let (lo, hi, first) = phase_run(linear, map, phase, stride, out.len());
                 for i in (0..lo).chain(hi..out.len()) {
                     let q = phase + stride * i;
                     out[i] = map
@@ -276,6 +273,20 @@ const PAD_ROWS_PER_TASK: usize = 64;
 
 /// Phases whose linear stretch is worked out once per fill.
 const CACHED_PHASES: usize = 64;
+
+/// [`linear_run`] of `phase`, from `cached` (see [`Direct::linear_runs`]) when it holds it.
+pub(super) fn phase_run(
+    cached: &[(usize, usize, usize)],
+    map: &[Option<usize>],
+    phase: usize,
+    stride: usize,
+    len: usize,
+) -> (usize, usize, usize) {
+    match cached.get(phase) {
+        Some(&run) => run,
+        None => linear_run(map, phase, stride, len),
+    }
+}
 
 /// The longest stretch `lo..hi` of a strided window's phase row (row positions `i`,
 /// padded positions `phase + stride * i`) whose input positions are `first + stride * (i

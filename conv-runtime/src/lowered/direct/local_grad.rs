@@ -7,7 +7,7 @@
 //! element of grad_x, run by run, MobileNet's stride-2 grad_x ran at 16% of a copy's
 //! bandwidth.
 
-use super::fill::{linear_run, LastDim};
+use super::fill::{phase_run, LastDim};
 use super::local_fill::LocalFill;
 use super::padded::Kind;
 use super::plan::Direct;
@@ -116,10 +116,7 @@ impl LocalFill {
                     ..
                 } => {
                     let stride = direct.p_shape[*p];
-                    let (lo, hi, first) = match self.linear.get(phase) {
-                        Some(&run) => run,
-                        None => linear_run(map, phase, stride, last_len),
-                    };
+                    let (lo, hi, first) = phase_run(&self.linear, map, phase, stride, last_len);
                     for i in (0..lo).chain(hi..last_len) {
                         if let Some(&Some(q)) = map.get(phase + stride * i) {
                             grad[at + q * step] = grad[at + q * step] + row[i];
