@@ -8,7 +8,8 @@ usage: cargo run --release -p conv-bench -- [OPTIONS]
   --quick            a short run: fewer repeats, a shorter peak measurement
   --write            write BENCHMARKS.md and docs/bench_ratios.svg at the repository root
   --threads 1,2      thread counts to run (default 1,2)
-  --case NAME        only the cases whose name contains NAME (repeatable, or NAME,NAME)
+  --case NAME        only the cases whose name contains NAME, or is NAME with '=NAME'
+                     (repeatable, or NAME,NAME)
   --no-torch         do not time PyTorch
   --torch-script F   the PyTorch timing script (default conv-bench/torch_bench.py)
   --python P         the Python interpreter (default python3)
@@ -51,7 +52,11 @@ pub struct Options {
 impl Options {
     /// Whether the case named `name` is selected by `--case`.
     pub fn selects(&self, name: &str) -> bool {
-        self.cases.is_empty() || self.cases.iter().any(|c| name.contains(c.as_str()))
+        let selects = |c: &String| match c.strip_prefix('=') {
+            Some(exact) => name == exact,
+            None => name.contains(c.as_str()),
+        };
+        self.cases.is_empty() || self.cases.iter().any(selects)
     }
 }
 
@@ -152,6 +157,8 @@ mod tests {
         assert!(options.quick && options.write);
         assert_eq!(options.threads, [2]);
         assert!(options.selects("3x3 56") && options.selects("tiny") && !options.selects("stem"));
+        let exact = parsed(&["--case", "=3x3 s2"]).unwrap();
+        assert!(exact.selects("3x3 s2") && !exact.selects("unet up 3x3 s2"));
     }
 
     #[test]
