@@ -40,14 +40,17 @@ impl ChannelsLast {
         let l = &p.layout;
         let innermost_reduction =
             matches!(l.a.dims.last()?, (DimIndex::Axis(a), 1) if l.k.contains(a));
-        let column_offsets: Vec<usize> = (l.points(&l.n).iter())
-            .map(|point| {
-                (l.n.iter().zip(point))
-                    .map(|(&axis, v)| v * l.c.stride_of(axis))
-                    .sum()
-            })
-            .collect();
-        let columns_innermost = column_offsets.iter().copied().eq(0..p.n_len);
+        // The offset in the output of every point of `axes`.
+        let offsets_in_c = |axes: &[char]| -> Vec<usize> {
+            (l.points(axes).iter())
+                .map(|point| {
+                    (axes.iter().zip(point))
+                        .map(|(&a, v)| v * l.c.stride_of(a))
+                        .sum()
+                })
+                .collect()
+        };
+        let columns_innermost = offsets_in_c(&l.n).into_iter().eq(0..p.n_len);
         let windows_fit = l.windows.iter().all(|w| {
             l.m_inner.contains(&w.window.axis) && p.panels.k_order.contains(&w.window.window)
         });
@@ -70,13 +73,7 @@ impl ChannelsLast {
         let rows = padded::offsets(l, &p_dims, &strides, &l.m_inner, false);
         let outer = padded::offsets(l, &p_dims, &strides, &p.outer_axes, false);
         let taps = padded::offsets(l, &p_dims, &strides, &p.panels.k_order, true);
-        let writes: Vec<usize> = (l.points(&l.m_inner).iter())
-            .map(|point| {
-                (l.m_inner.iter().zip(point))
-                    .map(|(&axis, v)| v * l.c.stride_of(axis))
-                    .sum()
-            })
-            .collect();
+        let writes = offsets_in_c(&l.m_inner);
         let (chunk_len, by_chunk) = p.chunks(&l.c, &p.outer_c, out_len)?;
         let positions = by_chunk.len() * rows.len();
         let (mut read, mut write) = (Vec::with_capacity(positions), Vec::with_capacity(positions));
