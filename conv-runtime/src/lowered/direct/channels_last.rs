@@ -111,8 +111,8 @@ impl ChannelsLast {
     }
 
     /// `C = A * B` (+ `bias`): `b` is B as the kernel was given it, the axes `reversed`
-    /// read backwards (a transposed kernel's taps). `bias_on_columns`: the bias runs
-    /// along a column axis (each column has one value).
+    /// read backwards (a transposed kernel's taps). With the bias, whether it runs along
+    /// a column axis (each column then has one value).
     pub fn forward<T: Element>(
         &self,
         p: &Product,
