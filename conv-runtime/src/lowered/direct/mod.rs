@@ -12,7 +12,10 @@
 //! dropped (a few percent of the work, bounded by [`MAX_WASTE`]). Single-column
 //! products (depthwise) copy each outer point's part of `P` on its own, into a buffer
 //! that stays in L1 (`fill`), and sum each output row in registers (`single_rows`); the
-//! bias is added as tiles are copied out (`bias`).
+//! bias is added as tiles are copied out (`bias`). Layers of few positions, and
+//! channels-last layouts, turn the tile around: 6 positions x 64 output channels
+//! (`by_position`), over a copy that keeps the channels innermost for the latter
+//! (`channels_last`).
 
 mod bias;
 mod by_position;
