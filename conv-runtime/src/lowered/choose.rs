@@ -212,7 +212,7 @@ impl Situation {
                 .as_ref()
                 .is_some_and(|t| t.channels_last(a_len).is_some());
             s.transposed_tiles = s.transposed.as_ref().is_some_and(|t| {
-                let one_tile = t.direct(a.iter().product()).is_some_and(|d| d.one_tile());
+                let one_tile = t.direct(a_len).is_some_and(|d| d.one_tile());
                 one_tile && t.product.batch_points() == 1 && t.product.n_len > 1
             });
         }

@@ -120,6 +120,19 @@ impl Direct {
     }
 }
 
+/// The first `G` taps' stretches of `len` elements (`padded[at + offsets[t]..]`), in
+/// chunks of [`DOT_LANES`]: each sliced once, then walked a chunk at a time (indexed per
+/// chunk, the address and bounds arithmetic took half of the depthwise grad_w).
+#[inline(always)]
+fn stretches<'p, T: Element, const G: usize>(
+    offsets: &[usize],
+    padded: &'p [T],
+    at: usize,
+    len: usize,
+) -> [std::slice::ChunksExact<'p, T>; G] {
+    std::array::from_fn(|t| padded[at + offsets[t]..][..len].chunks_exact(DOT_LANES))
+}
+
 /// `acc[t] += sum_i y[i] * padded[at + offsets[t] + i]` for the first `G` taps, in
 /// [`DOT_LANES`] partial sums per tap (a fixed order); returns `G`.
 #[inline(always)]
@@ -131,11 +144,8 @@ fn dots<T: Element, const G: usize>(
     acc: &mut [T],
 ) -> usize {
     let mut sums = [[T::zero(); DOT_LANES]; G];
-    // Each tap's stretch sliced once, then walked a chunk at a time: indexed per
-    // chunk, the address and bounds arithmetic took half of the depthwise grad_w.
     let len = y.len() / DOT_LANES * DOT_LANES;
-    let mut stretches: [std::slice::ChunksExact<'_, T>; G] =
-        std::array::from_fn(|t| padded[at + offsets[t]..][..len].chunks_exact(DOT_LANES));
+    let mut stretches = stretches::<T, G>(offsets, padded, at, len);
     for y in y[..len].chunks_exact(DOT_LANES) {
         let y: [T; DOT_LANES] = y.try_into().unwrap_or_else(|_| unreachable!());
         for (sum, stretch) in sums.iter_mut().zip(&mut stretches) {
@@ -168,8 +178,7 @@ fn dots_zmm<T: Element, const G: usize>(
     let regs = DOT_LANES / T::LANES;
     let mut sums = [[T::splat(token, T::zero()); MAX_REGS]; G];
     let len = y.len() / DOT_LANES * DOT_LANES;
-    let mut stretches: [std::slice::ChunksExact<'_, T>; G] =
-        std::array::from_fn(|t| padded[at + offsets[t]..][..len].chunks_exact(DOT_LANES));
+    let mut stretches = stretches::<T, G>(offsets, padded, at, len);
     for y in y[..len].chunks_exact(DOT_LANES) {
         let y = zmm::load_row(token, y, regs);
         for (sum, stretch) in sums.iter_mut().zip(&mut stretches) {
